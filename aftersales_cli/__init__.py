@@ -1,0 +1,1 @@
+"""The `aftersales` command: one front for operators, backend developers and compliance staff."""

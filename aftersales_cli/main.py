@@ -1,0 +1,34 @@
+"""Entry point of the `aftersales` command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from aftersales_cli import policy_cmds
+
+app = typer.Typer(
+    help="aftersales: durable after-sales cases driven by YAML policies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(policy_cmds.app, name="policy")
+
+
+def run() -> None:
+    """Console entry: never show a traceback to a user."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # the last line of defence: say what failed, not where in our code
+        print(f"aftersales: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,32 @@
+"""Pick the policy an operator asks to see."""
+
+from __future__ import annotations
+
+import typer
+
+from aftersales_cli.common import EXIT_INVALID, err_console
+from policy_engine.resolved import ResolvedPolicy
+from policy_engine.selection import PolicySet
+
+
+def resolve_for_show(
+    policy_set: PolicySet, case_type: str, merchant: str | None, policy_id: str | None
+) -> ResolvedPolicy:
+    """By id, or the first candidate of the case type whose `when` mentions nothing or the merchant."""
+    if policy_id:
+        found = policy_set.policies.get(policy_id)
+        if found is None:
+            err_console.print(f"no policy '{policy_id}'; known: {', '.join(sorted(policy_set.policies))}")
+            raise typer.Exit(EXIT_INVALID)
+        return found
+    candidates = policy_set.for_case_type(case_type)
+    if not candidates:
+        err_console.print(f"unknown case type '{case_type}'; known: {', '.join(policy_set.case_types)}")
+        raise typer.Exit(EXIT_INVALID)
+    for resolved in candidates:
+        when = resolved.policy.when
+        if when is None:
+            return resolved
+        if merchant and f"'{merchant}'" in when and "merchant_id" in when:
+            return resolved
+    return candidates[-1]

@@ -1,0 +1,214 @@
+"""Sandboxed Jinja2 expressions and templates, compiled once and checked against declared names.
+
+Operators write conditions such as `case.reason == 'no_reason' and not windows.no_reason_return`.
+They are compiled when the policy loads; a name the policy does not declare is a load error, so a
+typo never reaches a customer. At run time dictionaries are read by key only (never by method), and
+anything undefined raises instead of quietly becoming empty.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+
+class ExpressionError(Exception):
+    """An expression failed at run time (a comparison of a number with nothing, say)."""
+
+
+class _Env(SandboxedEnvironment):
+    """Dictionaries are read by key only, so `case.items` is the field, never dict.items."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            if attribute in obj:
+                return obj[attribute]
+            return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, Mapping):
+            if argument in obj:
+                return obj[argument]
+            return self.undefined(obj=obj, name=argument)
+        return super().getitem(obj, argument)
+
+
+ENV = _Env(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+# Marks a part of the name tree where anything goes (results of filters, list items, parameters
+# read with a computed key).
+ANY: Any = object()
+NameTree = Mapping[str, Any]
+
+
+class Expression:
+    """A compiled expression; call it with the names it may read."""
+
+    __slots__ = ("_fn", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        try:
+            self._fn = ENV.compile_expression(text, undefined_to_none=False)
+        except TemplateError as exc:
+            raise ValueError(_syntax_message(text, exc)) from None
+
+    def __call__(self, names: Mapping[str, Any]) -> Any:
+        try:
+            result = self._fn(**names)
+        except TemplateError as exc:
+            raise ExpressionError(f"`{self.text}`: {exc.message or exc}") from None
+        except Exception as exc:
+            raise ExpressionError(f"`{self.text}`: {type(exc).__name__}: {exc}") from None
+        if isinstance(result, Undefined):
+            raise ExpressionError(f"`{self.text}` is undefined")
+        return result
+
+    def test(self, names: Mapping[str, Any]) -> bool:
+        return bool(self(names))
+
+
+def _syntax_message(text: str, exc: TemplateError) -> str:
+    detail = exc.message or str(exc)
+    return f"expression `{text}` does not compile: {detail}"
+
+
+@lru_cache(maxsize=8192)
+def compile_expression(text: str) -> Expression:
+    """Compiled expressions are shared: the same text compiles once per process."""
+    return Expression(text)
+
+
+def _suggest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def check_names(text: str, scope: NameTree, *, template: bool = False) -> list[str]:
+    """Names an expression (or template) reads that the scope does not declare, as messages.
+
+    The scope is a tree: a mapping lists the known fields below a name, None marks a leaf (a value
+    with no fields we know of), ANY allows any field below.
+    """
+    source = text if template else "{{ " + text + " }}"
+    try:
+        ast = ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        return [_syntax_message(text, exc)]
+    problems: list[str] = []
+    local_names: set[str] = set()
+    for node in ast.find_all((nodes.For, nodes.Assign, nodes.Macro)):
+        for target in node.find_all(nodes.Name):
+            if target.ctx in ("store", "param"):
+                local_names.add(target.name)
+
+    def resolve(node: nodes.Node) -> tuple[Any, str]:
+        if isinstance(node, nodes.Name):
+            if node.name in local_names:
+                return ANY, node.name
+            if node.name not in scope:
+                problems.append(f"unknown name '{node.name}'{_suggest(node.name, list(scope))}")
+                return ANY, node.name
+            return scope[node.name], node.name
+        if isinstance(node, nodes.Getattr):
+            return step(node.node, node.attr)
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            if isinstance(node.arg.value, str):
+                return step(node.node, node.arg.value)
+        visit_children(node)
+        return ANY, ""
+
+    def step(base_node: nodes.Node, attr: str) -> tuple[Any, str]:
+        base, dotted = resolve(base_node)
+        here = f"{dotted}.{attr}" if dotted else attr
+        if isinstance(base, Mapping):
+            if attr in base:
+                return base[attr], here
+            if dotted:
+                problems.append(f"unknown field '{here}'{_suggest(attr, list(base))}")
+            return ANY, here
+        return ANY, here
+
+    def visit_children(node: nodes.Node) -> None:
+        for child in node.iter_child_nodes():
+            if isinstance(child, nodes.Name | nodes.Getattr | nodes.Getitem):
+                resolve(child)
+            else:
+                visit_children(child)
+
+    visit_children(ast)
+    return list(dict.fromkeys(problems))
+
+
+class Template:
+    """A compiled message template rendered in the sandbox with strict undefined names."""
+
+    __slots__ = ("_template", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        try:
+            self._template = ENV.from_string(source)
+        except TemplateError as exc:
+            raise ValueError(f"template does not compile: {exc.message or exc}") from None
+
+    def render(self, names: Mapping[str, Any]) -> str:
+        try:
+            return self._template.render(**names).strip()
+        except TemplateError as exc:
+            raise ExpressionError(f"template: {exc.message or exc}") from None
+        except Exception as exc:
+            raise ExpressionError(f"template: {type(exc).__name__}: {exc}") from None
+
+
+@lru_cache(maxsize=1024)
+def compile_template(source: str) -> Template:
+    return Template(source)
+
+
+@lru_cache(maxsize=8192)
+def referenced_paths(text: str) -> tuple[str, ...]:
+    """Dotted names an expression reads (`case.item.category`), for the audit trail of decisions."""
+    try:
+        ast = ENV.parse("{{ " + text + " }}")
+    except TemplateSyntaxError:
+        return ()
+    found: list[str] = []
+
+    def dotted(node: nodes.Node) -> str | None:
+        if isinstance(node, nodes.Name):
+            return node.name
+        if isinstance(node, nodes.Getattr):
+            base = dotted(node.node)
+            return f"{base}.{node.attr}" if base else None
+        return None
+
+    def walk(node: nodes.Node) -> None:
+        if isinstance(node, nodes.Getattr | nodes.Name):
+            name = dotted(node)
+            if name:
+                found.append(name)
+                return
+        for child in node.iter_child_nodes():
+            walk(child)
+
+    walk(ast)
+    return tuple(dict.fromkeys(found))
+
+
+def lookup_path(names: Mapping[str, Any], dotted: str) -> Any:
+    """The value of a dotted name in `names`, or None where it does not resolve."""
+    node: Any = names
+    for part in dotted.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node

@@ -1,0 +1,100 @@
+"""Which policy runs a new case: candidates by case type, date and condition, in a stated order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from policy_engine.calendar import Calendar
+from policy_engine.expressions import ExpressionError, compile_expression
+from policy_engine.fields import normalise_data
+from policy_engine.model import Policy
+from policy_engine.problems import Problem
+from policy_engine.resolved import ResolvedPolicy
+from policy_engine.yamlsource import SourceMap
+
+
+class SelectionError(ValueError):
+    """No policy can run this case, or its data does not fit the policy that would."""
+
+    def __init__(self, message: str, details: list[str] | None = None) -> None:
+        self.details = details or []
+        super().__init__(message + ("".join(f"\n  - {d}" for d in self.details)))
+
+
+def _sort_key(policy: Policy) -> tuple[int, int, int, str]:
+    effective = policy.effective_from.toordinal() if policy.effective_from else 0
+    return (policy.order, 0 if policy.when else 1, -effective, policy.policy)
+
+
+def _local_date(policy: ResolvedPolicy, at: dt.datetime) -> dt.date:
+    if policy.calendar is not None:
+        return at.astimezone(policy.calendar.zone).date()
+    return at.date()
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    policies: Mapping[str, ResolvedPolicy]
+    calendars: Mapping[str, Calendar]
+
+    @property
+    def case_types(self) -> list[str]:
+        return sorted({p.case_type for p in self.policies.values()})
+
+    def for_case_type(self, case_type: str) -> list[ResolvedPolicy]:
+        found = [p for p in self.policies.values() if p.case_type == case_type]
+        return sorted(found, key=lambda p: _sort_key(p.policy))
+
+    def select(self, case_type: str, data: Mapping[str, Any], opened_at: dt.datetime) -> ResolvedPolicy:
+        """The policy that runs a case opened at `opened_at` with `data` (raises SelectionError)."""
+        candidates = self.for_case_type(case_type)
+        if not candidates:
+            known = ", ".join(self.case_types)
+            raise SelectionError(f"unknown case type '{case_type}' (known: {known})")
+        for resolved in candidates:
+            policy = resolved.policy
+            day = _local_date(resolved, opened_at)
+            if policy.effective_from and day < policy.effective_from:
+                continue
+            if policy.effective_until and day >= policy.effective_until:
+                continue
+            case, errors = normalise_data(policy.data, dict(data))
+            if policy.when is not None:
+                if errors:
+                    continue
+                try:
+                    matched = compile_expression(policy.when).test(
+                        {"case": case, "params": policy.parameters, "now": opened_at}
+                    )
+                except ExpressionError:
+                    matched = False
+                if not matched:
+                    continue
+            if errors:
+                raise SelectionError(f"the case data does not fit policy '{policy.policy}'", errors)
+            return resolved
+        raise SelectionError(f"no policy for case type '{case_type}' is in effect on {opened_at.date()}")
+
+
+def check_selection(policies: Mapping[str, tuple[Policy, SourceMap]]) -> list[Problem]:
+    """Two policies of one case type that could both run the same case in the same order."""
+    problems: list[Problem] = []
+    seen: dict[tuple[str | None, int, dt.date | None], str] = {}
+    for pid, (policy, smap) in sorted(policies.items()):
+        if policy.when is not None:
+            continue
+        key = (policy.case_type, policy.order, policy.effective_from)
+        if key in seen:
+            problems.append(
+                smap.problem(
+                    ("policy",),
+                    f"policies '{seen[key]}' and '{pid}' both run every '{policy.case_type}' case from the "
+                    "same date in the same order: give one a `when`, an `order` or another `effective_from`",
+                )
+            )
+        else:
+            seen[key] = pid
+    return problems

@@ -1,0 +1,139 @@
+"""Safe YAML loading that remembers where every key and value came from.
+
+Operators need `FILE:LINE:COL` for every mistake, including those found long after parsing (an
+unknown state named deep inside a handler). We compose the YAML node graph ourselves, refuse tags
+and duplicate keys, and record the position of each key and value by its path in the document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from policy_engine.problems import Problem
+
+DocPath = tuple[str | int, ...]
+Position = tuple[str, int, int]  # file, line, column (1-based)
+
+# The only node types a policy needs; anything else (python/object, binary, set) is refused.
+_ALLOWED_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+)
+
+
+@dataclass
+class SourceMap:
+    """Positions of keys and values by document path; `file` is the default file."""
+
+    file: str
+    values: dict[DocPath, Position] = field(default_factory=dict)
+    keys: dict[DocPath, Position] = field(default_factory=dict)
+
+    def value_at(self, path: DocPath) -> Position:
+        """The position of the value at `path`, or of its nearest ancestor we know."""
+        for cut in range(len(path), -1, -1):
+            pos = self.values.get(path[:cut])
+            if pos is not None:
+                return pos
+        return (self.file, 1, 1)
+
+    def key_at(self, path: DocPath) -> Position:
+        return self.keys.get(path) or self.value_at(path)
+
+    def problem(self, path: DocPath, message: str, *, at_key: bool = False) -> Problem:
+        file, line, col = self.key_at(path) if at_key else self.value_at(path)
+        return Problem(file, line, col, message)
+
+    def sub(self, prefix: DocPath) -> SourceMap:
+        """The map of the part of the document below `prefix`, with paths relative to it."""
+        n = len(prefix)
+        out = SourceMap(self.file)
+        out.values = {p[n:]: v for p, v in self.values.items() if p[:n] == prefix}
+        out.keys = {p[n:]: v for p, v in self.keys.items() if p[:n] == prefix and len(p) > n}
+        if () not in out.values:
+            out.values[()] = self.value_at(prefix)
+        return out
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _pos(file: str, mark: yaml.Mark) -> Position:
+    return (file, mark.line + 1, mark.column + 1)
+
+
+def _build(
+    loader: _Loader, node: yaml.Node, path: DocPath, smap: SourceMap, problems: list[Problem]
+) -> Any:
+    smap.values[path] = _pos(smap.file, node.start_mark)
+    if node.tag not in _ALLOWED_TAGS:
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        problems.append(smap.problem(path, f"YAML tag '{tag}' is not allowed in policy files"))
+        return None
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                problems.append(
+                    Problem(
+                        *_pos(smap.file, key_node.start_mark),
+                        "YAML merge keys (<<) are not supported; use `extends` to reuse a policy",
+                    )
+                )
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append(Problem(*_pos(smap.file, key_node.start_mark), "keys must be plain text"))
+                continue
+            key = loader.construct_object(key_node)
+            if not isinstance(key, str | int) or isinstance(key, bool):
+                key = str(key)
+            if key in result:
+                first = smap.keys.get((*path, key))
+                where = f" (first at line {first[1]})" if first else ""
+                problems.append(
+                    Problem(*_pos(smap.file, key_node.start_mark), f"duplicate key '{key}'{where}")
+                )
+                continue
+            smap.keys[(*path, key)] = _pos(smap.file, key_node.start_mark)
+            result[key] = _build(loader, value_node, (*path, key), smap, problems)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, (*path, i), smap, problems) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def load_yaml_text(text: str, file: str) -> tuple[Any, SourceMap, list[Problem]]:
+    """Parse one YAML document. Returns (data, positions, problems); data is None on syntax errors."""
+    smap = SourceMap(file)
+    problems: list[Problem] = []
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, smap, problems
+        data = _build(loader, node, (), smap, problems)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reason = exc.problem or exc.context or "invalid YAML"
+        problems.append(Problem(file, line, col, f"YAML syntax: {reason}"))
+        return None, smap, problems
+    except yaml.YAMLError as exc:
+        problems.append(Problem(file, 1, 1, f"YAML syntax: {exc}"))
+        return None, smap, problems
+    finally:
+        loader.dispose()
+    return data, smap, problems
+
+
+def load_yaml_file(path: Path, display: str | None = None) -> tuple[Any, SourceMap, list[Problem]]:
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, SourceMap(name), [Problem(name, 1, 1, f"cannot read file: {exc}")]
+    return load_yaml_text(text, name)
