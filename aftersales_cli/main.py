@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from aftersales_cli import policy_cmds
+from aftersales_cli import policy_cmds, simulate_cmds
 
 app = typer.Typer(
     help="aftersales: durable after-sales cases driven by YAML policies.",
@@ -15,6 +15,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(policy_cmds.app, name="policy")
+app.command(name="simulate")(simulate_cmds.simulate)
+policy_cmds.app.command(name="test")(simulate_cmds.policy_test)
 
 
 def run() -> None:

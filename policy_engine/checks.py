@@ -164,6 +164,8 @@ class PolicyChecker:
             if isinstance(window.months, str):
                 self.expr(("windows", wname, "months"), window.months, self.scope)
         self.expr(("locale",), p.locale, self.scope)
+        self.expr(("listing", "merchant"), p.listing.merchant, self.scope)
+        self.expr(("listing", "priority"), p.listing.priority, self.scope)
         self.expr(("when",), p.when, {"case": self.scope["case"], "params": self.scope["params"], "now": None})
         self.check_decisions()
         self.check_events()

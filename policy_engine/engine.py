@@ -96,6 +96,7 @@ class _Run:
         self.commands: list[Command] = []
         self.moves = 0
         self.version = resolved.short_version
+        self.via = ""  # what moves the case now: an event, a timer, a breach (for the audit trail)
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -335,7 +336,7 @@ class _Run:
         source = self.s.state
         if source:
             self.leave(source)
-        self.log("transition", "", **{"from": source or None, "to": target})
+        self.log("transition", "", **{"from": source or None, "to": target, "via": self.via})
         self.s.state = target
         self.s.entered_at = self.now
         state = self.policy.states[target]
@@ -354,6 +355,7 @@ class _Run:
                 due = end
             self.start_timer(f"state:{target}:{tname}", due)
         if state.on_enter is not None:
+            self.via = f"{target} on_enter"
             self.run_handler(state.on_enter, event, f"state:{target}")
 
     def leave(self, source: str) -> None:
@@ -468,6 +470,7 @@ class _Run:
         if which == "warn":
             cs.warned = True
             self.log("sla", cname, status="warning", due=cs.due.isoformat() if cs.due else None)
+            self.via = f"sla {cname} warning"
             if clock.on_warn is not None:
                 self.run_handler(clock.on_warn, None, f"sla:{cname}")
             return
@@ -475,6 +478,7 @@ class _Run:
         cs.breached_at = self.now
         self.cancel_timer(f"sla:{cname}:warn")
         self.log("sla", cname, status="breached")
+        self.via = f"sla {cname} breach"
         if clock.on_breach is not None:
             self.run_handler(clock.on_breach, None, f"sla:{cname}")
 
@@ -592,6 +596,7 @@ def open_case(resolved: ResolvedPolicy, inp: OpenCase) -> StepResult:
         if "open" in clock.start:
             run.sla_start(cname, clock, state.sla[cname])
     assert policy.open is not None
+    run.via = "open"
     run.run_handler(policy.open, None, "case")
     return StepResult(state=state, commands=run.commands)
 
@@ -662,6 +667,7 @@ def step(resolved: ResolvedPolicy, state: CaseState, inp: EventIn | TimerDue) ->
     run.log("event", inp.name, actor=inp.actor.model_dump(), data=normalised, **({"key": inp.key} if inp.key else {}))
     current = resolved.policy.states[work.state]
     handler = current.on.get(inp.name) or resolved.policy.any_state[inp.name]
+    run.via = inp.name
     run.run_handler(handler, event, "case")
     return StepResult(state=work, commands=run.commands)
 
@@ -676,12 +682,14 @@ def _timer(run: _Run, inp: TimerDue) -> StepResult:
         sname, _, tname = rest.partition(":")
         timer = run.policy.states[sname].timers[tname]
         run.log("timer", tname, state=sname)
+        run.via = tname
         run.run_handler(timer, None, f"state:{sname}")
     elif kind == "sla":
         cname, _, which = rest.partition(":")
         run.sla_timer(cname, which)
     elif kind == "ladder":
         lname, _, level = rest.rpartition(":")
+        run.via = f"escalation {lname}"
         run.ladder_timer(lname, int(level))
     return StepResult(state=s, commands=run.commands)
 
@@ -695,3 +703,20 @@ def report_event(resolved: ResolvedPolicy, command: RunAction, at: dt.datetime) 
         return None
     return EventIn(name=command.reports, actor=Actor(role=spec.roles[0], id=f"action:{command.type}"),
                    at=at, key=f"report:{command.key}")
+
+
+def listing(resolved: ResolvedPolicy, state: CaseState) -> dict[str, str | None]:
+    """The merchant and priority that case lists show, as the policy's `listing` computes them."""
+    run = _Run(resolved, state, state.entered_at)
+    names = run.names()
+    out: dict[str, str | None] = {}
+    for key in ("merchant", "priority"):
+        text = getattr(resolved.policy.listing, key)
+        value = None
+        if text:
+            try:
+                value = compile_expression(text)(names)
+            except ExpressionError:
+                value = None
+        out[key] = None if value is None else str(value)
+    return out

@@ -284,7 +284,8 @@ def _resolve_extends(out: _Collected) -> dict[str, RawPolicy]:
         if not isinstance(parent_id, str):
             return raw  # the model reports the wrong type
         if parent_id in chain or parent_id == pid:
-            loop = " -> ".join([*chain[chain.index(parent_id):] if parent_id in chain else [], pid, parent_id])
+            cycle = chain[chain.index(parent_id):] if parent_id in chain else []
+            loop = " -> ".join([*cycle, pid, parent_id])
             out.problems.append(raw.smap.problem(("extends",), f"`extends` chain loops: {loop}"))
             broken.add(pid)
             return None

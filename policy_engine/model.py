@@ -365,6 +365,7 @@ class Policy(_Model):
     any_state: dict[Name, Handler] = Field(default_factory=dict)
     sla: dict[Name, SlaClock] = Field(default_factory=dict)
     escalations: dict[Name, Ladder] = Field(default_factory=dict)
+    listing: Listing = Field(default_factory=lambda: Listing())
 
     @field_validator("effective_from", "effective_until", mode="before")
     @classmethod
@@ -376,6 +377,13 @@ class Policy(_Model):
     @property
     def terminal_states(self) -> set[str]:
         return {name for name, st in self.states.items() if st.terminal}
+
+
+class Listing(_Model):
+    """Values that case lists and Temporal search attributes show (MerchantId, Priority)."""
+
+    merchant: Expr | None = None
+    priority: Expr | None = None
 
 
 class PolicyFile(_Model):

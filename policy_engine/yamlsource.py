@@ -7,6 +7,7 @@ and duplicate keys, and record the position of each key and value by its path in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,17 @@ class SourceMap:
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    """YAML 1.2 booleans: only true/false. In YAML 1.1 `on`, `off`, `yes` and `no` are booleans, which
+    would turn a state's `on:` key or a state named `no` into true/false behind an operator's back."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _pos(file: str, mark: yaml.Mark) -> Position:
@@ -88,9 +99,8 @@ def _build(
             if not isinstance(key_node, yaml.ScalarNode):
                 problems.append(Problem(*_pos(smap.file, key_node.start_mark), "keys must be plain text"))
                 continue
-            key = loader.construct_object(key_node)
-            if not isinstance(key, str | int) or isinstance(key, bool):
-                key = str(key)
+            # Keys are names: keep their text as written (`2026-01-01:` stays text, not a date).
+            key = str(key_node.value)
             if key in result:
                 first = smap.keys.get((*path, key))
                 where = f" (first at line {first[1]})" if first else ""

@@ -1,0 +1,255 @@
+"""`aftersales simulate` and `aftersales policy test`: scenarios in virtual time on the pure engine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from aftersales_cli.common import (
+    DEFAULT_POLICY_DIR,
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    console,
+    err_console,
+    load_or_exit,
+    print_problems,
+)
+from policy_engine.coverage import coverage
+from policy_engine.loader import display_path
+from policy_engine.problems import PolicyError
+from policy_engine.scenario import Scenario, load_scenario, scenario_files
+from policy_engine.selection import PolicySet
+from policy_engine.simulator import SimulationResult, run_scenario
+from policy_engine.whatif import compare_results
+
+PROGRESS_THRESHOLD = 20  # show a progress bar from this many scenarios on
+
+
+def load_scenarios_or_exit(paths: Sequence[Path]) -> list[Scenario]:
+    files = scenario_files(list(paths))
+    scenarios: list[Scenario] = []
+    problems: list[PolicyError] = []
+    for path in files:
+        try:
+            scenarios.append(load_scenario(path, display_path(path)))
+        except PolicyError as exc:
+            problems.append(exc)
+    if problems:
+        for exc in problems:
+            print_problems(exc)
+        raise typer.Exit(EXIT_INVALID)
+    if not scenarios:
+        err_console.print("no scenario files given")
+        raise typer.Exit(EXIT_INVALID)
+    return scenarios
+
+
+def _progress(total: int, label: str, enabled: bool) -> Progress | None:
+    if not enabled or total < PROGRESS_THRESHOLD:
+        return None
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def run_all(policy_set: PolicySet, scenarios: list[Scenario], *, label: str, show: bool = True) -> Iterator[
+    SimulationResult
+]:
+    """Run scenarios with a progress bar on the terminal when there are many."""
+    import time
+
+    progress = _progress(len(scenarios), label, show and err_console.is_terminal)
+    if progress is None:
+        for scenario in scenarios:
+            yield run_scenario(policy_set, scenario)
+        return
+    started = time.perf_counter()
+    with progress:
+        task = progress.add_task(label, total=len(scenarios), rate="")
+        for i, scenario in enumerate(scenarios, start=1):
+            yield run_scenario(policy_set, scenario)
+            if i % 50 == 0 or i == len(scenarios):
+                rate = i / max(time.perf_counter() - started, 1e-9)
+                progress.update(task, completed=i, rate=f"{rate:,.0f}/s")
+
+
+def _describe(entry: dict[str, Any]) -> str:
+    d = entry.get("detail", {})
+    kind = entry["kind"]
+    name = entry.get("name", "")
+    if kind == "event":
+        actor = d.get("actor", {})
+        data = f" {json.dumps(d['data'], ensure_ascii=False)}" if d.get("data") else ""
+        return f"{name} by {actor.get('role')} {actor.get('id', '')}{data}".strip()
+    if kind == "refused":
+        return f"{name} refused: {d.get('reason')}"
+    if kind == "transition":
+        if d.get("error"):
+            return f"error: {d['error']}"
+        return f"{d.get('from') or '(open)'} -> {d.get('to')} (via {d.get('via')})"
+    if kind == "decision":
+        if d.get("error"):
+            return f"{name}: error: {d['error']}"
+        return f"{name}: row {d.get('rule')} -> {json.dumps(d.get('outputs'), ensure_ascii=False)}"
+    if kind == "action":
+        if d.get("error"):
+            return f"{name} not run: {d['error']}"
+        params = d.get("params", {k: v for k, v in d.items() if k != "key"})
+        shown = {k: v for k, v in params.items() if k != "message"}
+        return f"{name} {json.dumps(shown, ensure_ascii=False)}"
+    if kind == "sla":
+        due = f" due {d['due']}" if d.get("due") else ""
+        return f"{name}: {d.get('status')}{due}"
+    if kind == "escalation":
+        if d.get("level"):
+            return f"{name}: level {d['level']}"
+        return f"{name}: {'started' if d.get('started') else 'stopped'}"
+    if kind == "timer":
+        return f"{name} fired" + (f" in {d['state']}" if d.get("state") else "") + (
+            f" ({d['error']})" if d.get("error") else "")
+    if kind in ("counter", "variable"):
+        return f"{name} = {json.dumps(d.get('value'), ensure_ascii=False)}" if "error" not in d else f"{name}: {d['error']}"
+    if kind == "open":
+        return f"{name} case on policy {d.get('policy')} ({str(d.get('version', ''))[:12]})"
+    if kind == "close":
+        return f"closed in {name}"
+    return json.dumps(d, ensure_ascii=False)
+
+
+def print_result(result: SimulationResult) -> None:
+    verdict = {True: "[green]PASS[/green]", False: "[red]FAIL[/red]", None: ""}[result.passed]
+    console.rule(f"{result.file or result.case_id}  {result.case_type} {result.case_id}  {verdict}")
+    if result.error:
+        console.print(f"[red]error:[/red] {result.error}")
+    else:
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("at", no_wrap=True)
+        table.add_column("kind")
+        table.add_column("what")
+        for entry in result.timeline:
+            at = str(entry["at"]).replace("T", " ")[:19]
+            style = {"refused": "red", "transition": "cyan", "action": "yellow", "sla": "magenta",
+                     "escalation": "red"}.get(entry["kind"], "")
+            table.add_row(at, entry["kind"], _describe(entry), style=style)
+        console.print(table)
+        sla = ", ".join(f"{k}: {v['status']}" for k, v in result.sla.items()) or "none"
+        console.print(f"final state [bold]{result.final_state}[/bold]  closed: {result.closed}  SLA: {sla}  "
+                      f"policy {result.policy_id} ({result.policy_version[:12]})")
+    for failure in result.failures:
+        console.print(f"  [red]✗[/red] {failure}")
+
+
+def simulate(
+    files: list[Path] = typer.Argument(None, help="Scenario files or folders."),
+    policies: Path = typer.Option(DEFAULT_POLICY_DIR, "--policies", "-p", help="The policy folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (one object, or a list for several)."),
+    compare: tuple[Path, Path] | None = typer.Option(
+        None, "--compare", help="OLD_DIR NEW_DIR: run every scenario under both policy sets and show what changes."
+    ),
+) -> None:
+    """Run scenarios in virtual time and print their timelines (exit 1 if an expectation fails)."""
+    if not files:
+        err_console.print("give at least one scenario file or folder")
+        raise typer.Exit(EXIT_INVALID)
+    scenarios = load_scenarios_or_exit(files)
+    if compare is not None:
+        _compare(compare[0], compare[1], scenarios, as_json)
+        return
+    policy_set = load_or_exit([policies])
+    results = list(run_all(policy_set, scenarios, label="simulating"))
+    if as_json:
+        payload: Any = [r.model_dump(mode="json") for r in results]
+        print(json.dumps(payload[0] if len(payload) == 1 else payload, ensure_ascii=False, indent=2))
+    else:
+        for result in results:
+            print_result(result)
+    raise typer.Exit(EXIT_FAILED if any(r.passed is False for r in results) else EXIT_OK)
+
+
+def _compare(old_dir: Path, new_dir: Path, scenarios: list[Scenario], as_json: bool) -> None:
+    old_set = load_or_exit([old_dir])
+    new_set = load_or_exit([new_dir])
+    old = list(run_all(old_set, scenarios, label="old policies"))
+    new = list(run_all(new_set, scenarios, label="new policies"))
+    report = compare_results(old, new)
+    if as_json:
+        print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"what changes from {old_dir} to {new_dir}", header_style="bold")
+    table.add_column("scenario")
+    table.add_column("what changed")
+    table.add_column("old")
+    table.add_column("new")
+    for change in report.changed:
+        for field_change in change.changes:
+            table.add_row(change.scenario, field_change.field, field_change.old, field_change.new)
+    if report.changed:
+        console.print(table)
+    console.print(f"{len(report.changed)} of {report.total} scenarios change outcome; "
+                  f"{report.total - len(report.changed)} unchanged")
+
+
+def policy_test(
+    folder: Path = typer.Argument(DEFAULT_POLICY_DIR / "tests", help="Folder of scenario files with `expect`."),
+    policies: Path = typer.Option(DEFAULT_POLICY_DIR, "--policies", "-p", help="The policy folder."),
+    show_coverage: bool = typer.Option(False, "--coverage", help="List what no test reached, per loop."),
+    fail_under: float | None = typer.Option(None, "--fail-under", help="Exit 1 if a loop's coverage is lower."),
+) -> None:
+    """Run every scenario with its `expect`; pass/fail per file (exit 1 on any failure)."""
+    scenarios = load_scenarios_or_exit([folder])
+    policy_set = load_or_exit([policies])
+    results = list(run_all(policy_set, scenarios, label="testing"))
+    failed = 0
+    for result in results:
+        if result.passed is None:
+            console.print(f"[yellow]NO EXPECT[/yellow] {result.file}")
+        elif result.passed:
+            console.print(f"[green]PASS[/green] {result.file}")
+        else:
+            failed += 1
+            console.print(f"[red]FAIL[/red] {result.file}")
+            for failure in result.failures:
+                console.print(f"     {failure}")
+    below = False
+    if show_coverage or fail_under is not None:
+        below = _print_coverage(policy_set, results, fail_under, show_coverage)
+    passed = sum(1 for r in results if r.passed)
+    print(f"{passed} passed, {failed} failed")
+    raise typer.Exit(EXIT_FAILED if failed or below else EXIT_OK)
+
+
+def _print_coverage(policy_set: PolicySet, results: list[SimulationResult], fail_under: float | None,
+                    detail: bool) -> bool:
+    loops = coverage(policy_set, results)
+    table = Table(title="policy test coverage", header_style="bold")
+    for col in ("loop", "states", "transitions", "timers", "decision rows", "total"):
+        table.add_column(col, justify="right" if col != "loop" else "left")
+    below = False
+    for loop in loops:
+        cells = []
+        for kind in ("state", "transition", "timer", "decision"):
+            exp = {i for i in loop.expected if i[0] == kind}
+            got = exp & loop.reached
+            cells.append(f"{len(got)}/{len(exp)}")
+        table.add_row(loop.case_type, *cells, f"{loop.percent:.0f}%")
+        if fail_under is not None and loop.percent < fail_under:
+            below = True
+    console.print(table)
+    if detail:
+        for loop in loops:
+            for kind, what in loop.missing:
+                console.print(f"  not reached in {loop.case_type}: {kind} {what}")
+    return below

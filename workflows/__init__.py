@@ -1,0 +1,1 @@
+"""Temporal workflows: the thin, durable driver of the pure case engine."""

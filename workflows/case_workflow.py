@@ -1,0 +1,271 @@
+"""`AfterSalesCase`: one durable workflow per case, driving the pure engine.
+
+The workflow owns no business rule. It pins the policy (fetched by an activity, so the content and
+its hash are in the history), feeds the engine events, updates and due timers, turns the engine's
+action commands into activities, and keeps search attributes current. Timers live in the case
+state; the workflow sleeps until the earliest one, so a case costs one durable timer at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import deque
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from policy_engine.case import CaseState, EventIn, OpenCase, OpenRefused, RunAction, StepResult, TimerDue
+    from policy_engine.case import Actor as EngineActor
+    from policy_engine.engine import accepted_events, check_event, listing, open_case, report_event, step
+    from policy_engine.pinning import pinned_policy
+    from policy_engine.resolved import ResolvedPolicy
+    from workflows.contract import (
+        QUERY_OPENING,
+        QUERY_STATUS,
+        QUERY_TIMELINE,
+        SIGNAL_EVENT,
+        UPDATE_SUBMIT_EVENT,
+        WORKFLOW_TYPE,
+        ActionOutcome,
+        ActionRequest,
+        CaseStart,
+        CaseStatus,
+        EventRequest,
+        OpenRequest,
+        PinnedCase,
+        ResolvedPayload,
+        ResolveRequest,
+        Timeline,
+        status_of,
+    )
+    from workflows.search_attributes import search_attribute_updates
+
+RESOLVE_TIMEOUT = dt.timedelta(seconds=30)
+ACTION_TIMEOUT = dt.timedelta(seconds=30)
+ACTION_RETRY = RetryPolicy(
+    initial_interval=dt.timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=dt.timedelta(minutes=5),
+    non_retryable_error_types=["PermanentDeliveryError", "InvalidAction"],
+)
+
+
+@workflow.defn(name=WORKFLOW_TYPE)
+class AfterSalesCase:
+    def __init__(self) -> None:
+        self.policy: ResolvedPolicy | None = None
+        self.state: CaseState | None = None
+        self.opening: OpenRequest | None = None
+        self.inbox: deque[EventIn] = deque()
+        self.actions: deque[RunAction] = deque()
+        self.timers_changed = False
+        self.indexed: dict[str, Any] = {}
+
+    # -- the run ----------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, start: CaseStart) -> CaseStatus:
+        self.opening = start.open
+        if start.pinned is not None:
+            self.policy = pinned_policy(start.pinned.policy_version, start.pinned.policy_content)
+            self.state = start.pinned.state
+            self.actions.extend(start.pinned.pending_actions)
+        else:
+            await self._open(start.open)
+        self._index()
+        while True:
+            await self._drain()
+            state = self._state()
+            if state.closed and not self.inbox and not self.actions:
+                break
+            if self._should_continue_as_new(start):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self.inbox and not self.actions:
+                    workflow.continue_as_new(self._carry(start))
+            nxt = state.next_timer()
+            timeout = None if nxt is None else (nxt[1] - workflow.now()).total_seconds()
+            if timeout is not None and timeout <= 0:
+                self._fire_due()
+                continue
+            self.timers_changed = False
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self.inbox or self.actions or self.timers_changed),
+                    timeout=None if timeout is None else dt.timedelta(seconds=timeout),
+                )
+            except TimeoutError:
+                self._fire_due()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._status()
+
+    async def _open(self, req: OpenRequest) -> None:
+        opened_at = req.opened_at or workflow.now()
+        payload: ResolvedPayload = await workflow.execute_activity(
+            "resolve_policy",
+            ResolveRequest(case_type=req.case_type, data=req.data, opened_at=opened_at),
+            result_type=ResolvedPayload,
+            start_to_close_timeout=RESOLVE_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["CaseRefused"]),
+        )
+        self.policy = pinned_policy(payload.policy_version, payload.policy_content)
+        try:
+            result = open_case(
+                self.policy,
+                OpenCase(case_id=req.case_id, case_type=req.case_type, data=req.data, at=opened_at,
+                         links=req.links),
+            )
+        except OpenRefused as exc:
+            raise ApplicationError(str(exc), type="CaseRefused", non_retryable=True) from None
+        self._absorb(result)
+        workflow.logger.info("case opened", extra={"case_id": req.case_id, "policy": payload.policy_id,
+                                                   "policy_version": payload.policy_version[:12]})
+
+    def _should_continue_as_new(self, start: CaseStart) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= start.history_limit
+
+    def _carry(self, start: CaseStart) -> CaseStart:
+        policy = self._policy()
+        return CaseStart(
+            open=start.open,
+            pinned=PinnedCase(policy_version=policy.version, policy_content=policy.content(),
+                              state=self._state(), pending_actions=list(self.actions)),
+            history_limit=start.history_limit,
+        )
+
+    # -- engine plumbing --------------------------------------------------------------------------
+
+    def _policy(self) -> ResolvedPolicy:
+        assert self.policy is not None, "the case is not open yet"
+        return self.policy
+
+    def _state(self) -> CaseState:
+        assert self.state is not None, "the case is not open yet"
+        return self.state
+
+    def _absorb(self, result: StepResult) -> None:
+        self.state = result.state
+        for command in result.commands:
+            if isinstance(command, RunAction):
+                self.actions.append(command)
+            elif command.kind in ("start_timer", "cancel_timer"):
+                self.timers_changed = True
+        self._index()
+
+    def _projected(self) -> CaseState:
+        """The case as it is now, with every timer due by now fired (without changing anything)."""
+        state = self._state()
+        now = workflow.now()
+        while (nxt := state.next_timer()) is not None and nxt[1] <= now and not state.closed:
+            state = step(self._policy(), state, TimerDue(name=nxt[0], at=nxt[1])).state
+        return state
+
+    def _fire_due(self) -> None:
+        now = workflow.now()
+        while True:
+            state = self._state()
+            nxt = state.next_timer()
+            if nxt is None or nxt[1] > now or state.closed:
+                return
+            self._absorb(step(self._policy(), state, TimerDue(name=nxt[0], at=nxt[1])))
+
+    def _event(self, req: EventRequest) -> EventIn:
+        return EventIn(name=req.name, actor=EngineActor(role=req.role, id=req.actor_id), data=req.data,
+                       at=workflow.now(), key=req.key)
+
+    async def _drain(self) -> None:
+        while self.inbox or self.actions:
+            if self.inbox:
+                event = self.inbox.popleft()
+                self._fire_due()
+                self._absorb(step(self._policy(), self._state(), event))
+                continue
+            command = self.actions.popleft()
+            await self._run_action(command)
+
+    async def _run_action(self, command: RunAction) -> None:
+        state = self._state()
+        policy = self._policy()
+        activity = "open_linked_case" if command.type == "open_case" else "run_action"
+        request = ActionRequest(case_id=state.case_id, case_type=state.case_type, workflow_id=workflow.info().workflow_id,
+                                policy_version=policy.version, key=command.key, type=command.type,
+                                params=command.params)
+        try:
+            await workflow.execute_activity(
+                activity, request, result_type=ActionOutcome,
+                start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.error("action failed for good", extra={"case_id": state.case_id, "key": command.key,
+                                                                   "error": str(exc.cause or exc)})
+            return
+        report = report_event(policy, command, workflow.now())
+        if report is not None:
+            self._fire_due()
+            self._absorb(step(policy, self._state(), report))
+
+    def _index(self) -> None:
+        if self.state is None or self.policy is None:
+            return
+        values = search_attribute_updates(self.state, listing(self.policy, self.state))
+        changed = {k: v for k, v in values.items() if self.indexed.get(k) != v}
+        if changed:
+            self.indexed.update(changed)
+            workflow.upsert_search_attributes(search_attribute_pairs(changed))
+
+    def _status(self, *, duplicate: bool = False) -> CaseStatus:
+        state = self._state()
+        return status_of(state, accepted_events(self._policy(), state), duplicate=duplicate)
+
+    # -- messages from outside -----------------------------------------------------------------
+
+    @workflow.update(name=UPDATE_SUBMIT_EVENT)
+    async def submit_event(self, req: EventRequest) -> CaseStatus:
+        await workflow.wait_condition(lambda: self.state is not None)
+        self._fire_due()
+        result = step(self._policy(), self._state(), self._event(req))
+        self._absorb(result)
+        return self._status(duplicate=result.duplicate)
+
+    @submit_event.validator
+    def _validate_event(self, req: EventRequest) -> None:
+        # The engine's own check, on the case as it stands now: a refused update leaves no trace.
+        if self.state is None or self.policy is None:
+            raise ValueError("the case is still opening; send the event again in a moment")
+        if req.key is not None and req.key in self.state.event_keys:
+            return
+        reason = check_event(self.policy, self._projected(), self._event(req))
+        if reason is not None:
+            raise ValueError(reason)
+
+    @workflow.signal(name=SIGNAL_EVENT)
+    def event(self, req: EventRequest) -> None:
+        # Fire-and-forget senders (carriers): a refusal is recorded in the timeline.
+        self.inbox.append(self._event(req))
+
+    @workflow.query(name=QUERY_STATUS)
+    def status(self) -> CaseStatus:
+        return self._status()
+
+    @workflow.query(name=QUERY_TIMELINE)
+    def timeline(self) -> Timeline:
+        state = self._state()
+        return Timeline(case_id=state.case_id, policy_id=state.policy_id, policy_version=state.policy_version,
+                        entries=state.timeline)
+
+    @workflow.query(name=QUERY_OPENING)
+    def opening_request(self) -> OpenRequest | None:
+        return self.opening
+
+
+def search_attribute_pairs(values: dict[str, Any]) -> Any:
+    from workflows.search_attributes import to_updates
+
+    return to_updates(values)
+
+
+_ = asyncio  # wait_condition raises asyncio.TimeoutError, an alias of TimeoutError on 3.11

@@ -1,0 +1,146 @@
+"""The stable contract with backend systems: names, task queue and the messages they exchange.
+
+Change these only by adding optional fields: running cases and callers depend on them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policy_engine.case import CaseState, RunAction, TimelineEntry
+
+WORKFLOW_TYPE = "AfterSalesCase"
+DEFAULT_TASK_QUEUE = "aftersales"
+UPDATE_SUBMIT_EVENT = "submit_event"
+SIGNAL_EVENT = "event"
+QUERY_STATUS = "status"
+QUERY_TIMELINE = "timeline"
+QUERY_OPENING = "opening"
+
+
+def workflow_id_for(case_id: str) -> str:
+    return f"case-{case_id}"
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenRequest(_Msg):
+    case_id: str
+    case_type: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    opened_at: dt.datetime | None = None  # default: when the workflow starts
+    links: dict[str, str] = Field(default_factory=dict)
+
+
+class PinnedCase(_Msg):
+    """What a case carries across continue-as-new: its pinned policy and its state."""
+
+    policy_version: str
+    policy_content: dict[str, Any]
+    state: CaseState
+    pending_actions: list[RunAction] = Field(default_factory=list)
+
+
+class CaseStart(_Msg):
+    open: OpenRequest
+    pinned: PinnedCase | None = None
+    # Continue as new when the history reaches this many events (Temporal also suggests it).
+    history_limit: int = 10_000
+
+
+class EventRequest(_Msg):
+    name: str
+    role: str
+    actor_id: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+    key: str | None = None  # idempotency key: the same key twice is applied once
+
+
+class ResolveRequest(_Msg):
+    case_type: str
+    data: dict[str, Any]
+    opened_at: dt.datetime
+
+
+class ResolvedPayload(_Msg):
+    policy_id: str
+    policy_version: str
+    policy_content: dict[str, Any]
+
+
+class ActionRequest(_Msg):
+    case_id: str
+    case_type: str
+    workflow_id: str
+    policy_version: str
+    key: str
+    type: str
+    params: dict[str, Any]
+
+
+class ActionOutcome(_Msg):
+    key: str
+    delivered: bool  # False when the key was already delivered (a retry after a crash)
+    detail: str = ""
+
+
+class Deadline(_Msg):
+    name: str
+    due: dt.datetime
+
+
+class CaseStatus(_Msg):
+    case_id: str
+    case_type: str
+    state: str
+    closed: bool
+    opened_at: dt.datetime
+    policy_id: str
+    policy_version: str
+    deadlines: list[Deadline] = Field(default_factory=list)
+    sla: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    accepted_events: dict[str, list[str]] = Field(default_factory=dict)  # event -> roles
+    counters: dict[str, int] = Field(default_factory=dict)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    records: dict[str, Any] = Field(default_factory=dict)
+    decisions: dict[str, str] = Field(default_factory=dict)
+    escalation_level: int = 0
+    refused_events: int = 0
+    duplicate: bool = False  # set on an update answer when the idempotency key was seen before
+
+
+def status_of(state: CaseState, accepted: dict[str, list[str]], *, duplicate: bool = False) -> CaseStatus:
+    return CaseStatus(
+        case_id=state.case_id,
+        case_type=state.case_type,
+        state=state.state,
+        closed=state.closed,
+        opened_at=state.opened_at,
+        policy_id=state.policy_id,
+        policy_version=state.policy_version,
+        deadlines=[Deadline(name=n, due=d) for n, d in sorted(state.timers.items(), key=lambda kv: kv[1])],
+        sla={
+            name: {"status": c.status, "due": c.due.isoformat() if c.due else None}
+            for name, c in state.sla.items()
+        },
+        accepted_events=accepted,
+        counters=dict(state.counters),
+        variables=dict(state.vars),
+        records=dict(state.records),
+        decisions={k: v.rule for k, v in state.decisions.items()},
+        escalation_level=state.escalation_level,
+        refused_events=state.refused,
+        duplicate=duplicate,
+    )
+
+
+class Timeline(_Msg):
+    case_id: str
+    policy_id: str
+    policy_version: str
+    entries: list[TimelineEntry]
