@@ -64,12 +64,18 @@ class AfterSalesCase:
         self.actions: deque[RunAction] = deque()
         self.timers_changed = False
         self.indexed: dict[str, Any] = {}
+        self.offset = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        """The case's clock: the server's, shifted for replayed scenarios (see CaseStart)."""
+        return workflow.now() + self.offset
 
     # -- the run ----------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseStatus:
         self.opening = start.open
+        self.offset = dt.timedelta(seconds=start.clock_offset_seconds)
         if start.pinned is not None:
             self.policy = pinned_policy(start.pinned.policy_version, start.pinned.policy_content)
             self.state = start.pinned.state
@@ -87,7 +93,7 @@ class AfterSalesCase:
                 if not self.inbox and not self.actions:
                     workflow.continue_as_new(self._carry(start))
             nxt = state.next_timer()
-            timeout = None if nxt is None else (nxt[1] - workflow.now()).total_seconds()
+            timeout = None if nxt is None else (nxt[1] - self.now()).total_seconds()
             if timeout is not None and timeout <= 0:
                 self._fire_due()
                 continue
@@ -103,7 +109,7 @@ class AfterSalesCase:
         return self._status()
 
     async def _open(self, req: OpenRequest) -> None:
-        opened_at = req.opened_at or workflow.now()
+        opened_at = req.opened_at or self.now()
         payload: ResolvedPayload = await workflow.execute_activity(
             "resolve_policy",
             ResolveRequest(case_type=req.case_type, data=req.data, opened_at=opened_at),
@@ -135,6 +141,7 @@ class AfterSalesCase:
             pinned=PinnedCase(policy_version=policy.version, policy_content=policy.content(),
                               state=self._state(), pending_actions=list(self.actions)),
             history_limit=start.history_limit,
+            clock_offset_seconds=start.clock_offset_seconds,
         )
 
     # -- engine plumbing --------------------------------------------------------------------------
@@ -159,13 +166,13 @@ class AfterSalesCase:
     def _projected(self) -> CaseState:
         """The case as it is now, with every timer due by now fired (without changing anything)."""
         state = self._state()
-        now = workflow.now()
+        now = self.now()
         while (nxt := state.next_timer()) is not None and nxt[1] <= now and not state.closed:
             state = step(self._policy(), state, TimerDue(name=nxt[0], at=nxt[1])).state
         return state
 
     def _fire_due(self) -> None:
-        now = workflow.now()
+        now = self.now()
         while True:
             state = self._state()
             nxt = state.next_timer()
@@ -175,7 +182,7 @@ class AfterSalesCase:
 
     def _event(self, req: EventRequest) -> EventIn:
         return EventIn(name=req.name, actor=EngineActor(role=req.role, id=req.actor_id), data=req.data,
-                       at=workflow.now(), key=req.key)
+                       at=self.now(), key=req.key)
 
     async def _drain(self) -> None:
         while self.inbox or self.actions:
@@ -203,7 +210,7 @@ class AfterSalesCase:
             workflow.logger.error("action failed for good", extra={"case_id": state.case_id, "key": command.key,
                                                                    "error": str(exc.cause or exc)})
             return
-        report = report_event(policy, command, workflow.now())
+        report = report_event(policy, command, self.now())
         if report is not None:
             self._fire_due()
             self._absorb(step(policy, self._state(), report))

@@ -51,6 +51,9 @@ class CaseStart(_Msg):
     pinned: PinnedCase | None = None
     # Continue as new when the history reaches this many events (Temporal also suggests it).
     history_limit: int = 10_000
+    # Runs the case's clock this far ahead of (or behind) the server's: a scenario from the past
+    # replayed as a live case (policy drills, the scenario parity test). Zero for real cases.
+    clock_offset_seconds: float = 0.0
 
 
 class EventRequest(_Msg):

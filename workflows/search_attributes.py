@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 from policy_engine.case import CaseState
@@ -48,9 +49,12 @@ def to_updates(values: dict[str, Any]) -> list[SearchAttributeUpdate[Any]]:
 
 def registration_args() -> list[str]:
     """`temporal server start-dev` flags that register our attributes."""
-    kinds = {"Keyword": "Keyword", "Bool": "Bool", "Int": "Int"}
+    kinds = {
+        IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: "Keyword",
+        IndexedValueType.INDEXED_VALUE_TYPE_BOOL: "Bool",
+        IndexedValueType.INDEXED_VALUE_TYPE_INT: "Int",
+    }
     args: list[str] = []
     for key in ALL_KEYS:
-        kind = type(key).__name__.removeprefix("_SearchAttributeKey").removesuffix("Key") or "Keyword"
-        args += ["--search-attribute", f"{key.name}={kinds.get(kind, kind)}"]
+        args += ["--search-attribute", f"{key.name}={kinds[key.indexed_value_type]}"]
     return args
