@@ -1,0 +1,1 @@
+"""Side effects of cases: every action runs here, as a Temporal activity, with an idempotency key."""
