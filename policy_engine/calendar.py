@@ -85,7 +85,9 @@ class Calendar(BaseModel):
                 if entry.date.year not in self.years:
                     raise ValueError(f"{kind} {entry.date} is outside the calendar's years {self.years}")
                 if entry.date in seen:
-                    raise ValueError(f"{entry.date} is listed twice (a day is a holiday or a make-up workday)")
+                    raise ValueError(
+                        f"{entry.date} is listed twice (a day is a holiday or a make-up workday)"
+                    )
                 seen.add(entry.date)
                 if kind == "workday" and _WEEKDAYS[entry.date.weekday()] not in self.weekend:
                     raise ValueError(f"make-up workday {entry.date} is not a weekend day")
@@ -152,8 +154,10 @@ class Calendar(BaseModel):
 
     def _open_hours(self, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
         bh = self.business_hours
-        return (dt.datetime.combine(day, bh.start_time, tzinfo=self.zone),
-                dt.datetime.combine(day, bh.end_time, tzinfo=self.zone))
+        return (
+            dt.datetime.combine(day, bh.start_time, tzinfo=self.zone),
+            dt.datetime.combine(day, bh.end_time, tzinfo=self.zone),
+        )
 
     def add_business_seconds(self, start: dt.datetime, seconds: int) -> dt.datetime:
         local = start.astimezone(self.zone)

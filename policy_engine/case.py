@@ -86,8 +86,20 @@ Command = Annotated[StartTimer | CancelTimer | RunAction | CloseCase, Field(disc
 # ---------------------------------------------------------------------------------------------
 # State
 
-TimelineKind = Literal["open", "event", "refused", "timer", "transition", "decision", "action", "sla",
-                       "escalation", "counter", "variable", "close"]
+TimelineKind = Literal[
+    "open",
+    "event",
+    "refused",
+    "timer",
+    "transition",
+    "decision",
+    "action",
+    "sla",
+    "escalation",
+    "counter",
+    "variable",
+    "close",
+]
 
 
 class TimelineEntry(_Data):
@@ -113,6 +125,7 @@ class SlaClockState(_Data):
     stopped_at: dt.datetime | None = None
     warned: bool = False
     breached_at: dt.datetime | None = None
+    earlier_rounds: list[SlaStatusName] = Field(default_factory=list)  # results of rounds before this one
 
 
 class LadderState(_Data):

@@ -58,6 +58,8 @@ def policy_scope(policy: Policy) -> Scope:
         "vars": {name: _var_tree(spec) for name, spec in policy.variables.items()},
         "now": None,
         "state": None,
+        "case_id": None,
+        "case_type": None,
     }
 
 
@@ -97,6 +99,8 @@ class PolicyChecker:
         self.scope = policy_scope(policy)
         self.recipients = self._recipients()
         self.used_templates: set[str] = set()
+        # Each template with the names in scope where it is sent: an event's handler sees `event`.
+        self.template_uses: list[tuple[str, Scope]] = []
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -161,12 +165,16 @@ class PolicyChecker:
         self.check_calendar()
         for wname, window in p.windows.items():
             self.expr(("windows", wname, "from"), window.from_, self.scope)
-            if isinstance(window.months, str):
-                self.expr(("windows", wname, "months"), window.months, self.scope)
+            for key in ("months", "days"):
+                value = getattr(window, key)
+                if isinstance(value, str):
+                    self.expr(("windows", wname, key), value, self.scope)
         self.expr(("locale",), p.locale, self.scope)
         self.expr(("listing", "merchant"), p.listing.merchant, self.scope)
         self.expr(("listing", "priority"), p.listing.priority, self.scope)
-        self.expr(("when",), p.when, {"case": self.scope["case"], "params": self.scope["params"], "now": None})
+        self.expr(
+            ("when",), p.when, {"case": self.scope["case"], "params": self.scope["params"], "now": None}
+        )
         self.check_decisions()
         self.check_events()
         for handler, path, event in self._handlers():
@@ -175,12 +183,17 @@ class PolicyChecker:
         for sname, state in p.states.items():
             for ename in state.on:
                 if ename not in p.events:
-                    self.error(("states", sname, "on", ename), self._unknown("event", ename, p.events), at_key=True)
+                    self.error(
+                        ("states", sname, "on", ename), self._unknown("event", ename, p.events), at_key=True
+                    )
             for tname, timer in state.timers.items():
                 path = ("states", sname, "timers", tname)
                 if not timer.does_something:
-                    self.error(path, f"timer '{tname}' has no effect: give it a goto, actions, set or escalate",
-                               at_key=True)
+                    self.error(
+                        path,
+                        f"timer '{tname}' has no effect: give it a goto, actions, set or escalate",
+                        at_key=True,
+                    )
                 if timer.at is not None and timer.at not in p.windows:
                     self.error((*path, "at"), self._unknown("window", timer.at, p.windows))
         for ename in p.any_state:
@@ -213,7 +226,9 @@ class PolicyChecker:
         if p.open is not None:
             branches = p.open.branches
             if not branches or branches[-1].if_ is not None:
-                self.error(("open",), "`open` must always move the case to a state: end with a goto that has no `if`")
+                self.error(
+                    ("open",), "`open` must always move the case to a state: end with a goto that has no `if`"
+                )
 
     def check_calendar(self) -> None:
         p = self.p
@@ -260,22 +275,28 @@ class PolicyChecker:
                 if first_outputs is None:
                     first_outputs = outputs
                 elif outputs != first_outputs:
-                    self.error((*path, "then"),
-                               f"row '{rule.id}' gives outputs {sorted(outputs)} but the first row gives "
-                               f"{sorted(first_outputs)}: every row of a table gives the same outputs")
+                    self.error(
+                        (*path, "then"),
+                        f"row '{rule.id}' gives outputs {sorted(outputs)} but the first row gives "
+                        f"{sorted(first_outputs)}: every row of a table gives the same outputs",
+                    )
                 for key, value in rule.then.items():
                     if isinstance(value, str) and value.startswith("="):
                         self._computed_output((*path, "then", key), value[1:])
             last = table.rules[-1]
             if last.if_ is not None:
-                self.error(("decisions", dname, "rules", len(table.rules) - 1),
-                           f"decision '{dname}' has no final row without `if`: add a catch-all row so it "
-                           "always has an answer")
+                self.error(
+                    ("decisions", dname, "rules", len(table.rules) - 1),
+                    f"decision '{dname}' has no final row without `if`: add a catch-all row so it "
+                    "always has an answer",
+                )
             for j, rule in enumerate(table.rules[:-1]):
                 if rule.if_ is None:
-                    self.error(("decisions", dname, "rules", j + 1, "id"),
-                               f"row '{table.rules[j + 1].id}' can never match: row '{rule.id}' above it "
-                               "has no `if` and always wins")
+                    self.error(
+                        ("decisions", dname, "rules", j + 1, "id"),
+                        f"row '{table.rules[j + 1].id}' can never match: row '{rule.id}' above it "
+                        "has no `if` and always wins",
+                    )
                     break
 
     def _computed_output(self, path: DocPath, text: str) -> None:
@@ -305,16 +326,22 @@ class PolicyChecker:
         p = self.p
         for i, counter in enumerate(handler.count):
             if counter not in p.counters:
-                self.error((*path, "count", i) if len(handler.count) > 1 else (*path, "count"),
-                           self._unknown("counter", counter, p.counters))
+                self.error(
+                    (*path, "count", i) if len(handler.count) > 1 else (*path, "count"),
+                    self._unknown("counter", counter, p.counters),
+                )
         for i, table in enumerate(handler.decide):
             if table not in p.decisions:
-                self.error((*path, "decide", i) if len(handler.decide) > 1 else (*path, "decide"),
-                           self._unknown("decision", table, p.decisions))
+                self.error(
+                    (*path, "decide", i) if len(handler.decide) > 1 else (*path, "decide"),
+                    self._unknown("decision", table, p.decisions),
+                )
         self.check_sets(handler.set, (*path, "set"), scope)
         self.check_actions(handler.actions, (*path, "actions"), scope)
         if handler.escalate is not None and handler.escalate not in p.escalations:
-            self.error((*path, "escalate"), self._unknown("escalation ladder", handler.escalate, p.escalations))
+            self.error(
+                (*path, "escalate"), self._unknown("escalation ladder", handler.escalate, p.escalations)
+            )
         if isinstance(handler.goto, str):
             self.check_goto(handler.goto, (*path, "goto") if self._long_form(path) else path)
         elif isinstance(handler.goto, list):
@@ -332,7 +359,9 @@ class PolicyChecker:
         self.check_sets(branch.set, (*path, "set"), scope)
         self.check_actions(branch.actions, (*path, "actions"), scope)
         if branch.escalate is not None and branch.escalate not in self.p.escalations:
-            self.error((*path, "escalate"), self._unknown("escalation ladder", branch.escalate, self.p.escalations))
+            self.error(
+                (*path, "escalate"), self._unknown("escalation ladder", branch.escalate, self.p.escalations)
+            )
 
     def check_goto(self, target: str, path: DocPath) -> None:
         if target not in self.p.states:
@@ -354,7 +383,7 @@ class PolicyChecker:
             for j, role in enumerate(params.to):
                 if role not in self.recipients:
                     self.error((*path, "to", j), self._unknown("recipient", role, self.recipients))
-            self.check_template(params.template, (*path, "template"))
+            self.check_template(params.template, (*path, "template"), scope)
             return
         for key in EXPRESSION_PARAMS.get(action.type, ()):
             value = getattr(params, key)
@@ -366,16 +395,23 @@ class PolicyChecker:
         if action.refund is not None and action.refund.reports not in self.p.events:
             self.error((*path, "reports"), self._unknown("event", action.refund.reports, self.p.events))
 
-    def check_template(self, name: str, path: DocPath) -> None:
+    def check_template(self, name: str, path: DocPath, scope: Scope) -> None:
         self.used_templates.add(name)
+        self.template_uses.append((name, scope))
         by_locale = self.templates.get(name, {})
         missing = [loc for loc in self.p.locales if loc not in by_locale]
         if not by_locale:
-            self.error(path, self._unknown("template", name, self.templates)
-                       + f" (expected templates/{name}.{self.p.locales[0]}.j2)")
+            self.error(
+                path,
+                self._unknown("template", name, self.templates)
+                + f" (expected templates/{name}.{self.p.locales[0]}.j2)",
+            )
         elif missing:
-            self.error(path, f"template '{name}' has no text for locale {', '.join(missing)} "
-                             f"(expected templates/{name}.{missing[0]}.j2)")
+            self.error(
+                path,
+                f"template '{name}' has no text for locale {', '.join(missing)} "
+                f"(expected templates/{name}.{missing[0]}.j2)",
+            )
 
     def check_sla(self) -> None:
         p = self.p
@@ -433,9 +469,12 @@ class PolicyChecker:
             elif not state.terminal:
                 exits = (edges[sname] | self._breach_exits(sname)) - {sname}
                 if not exits:
-                    self.error(("states", sname),
-                               f"state '{sname}' is not terminal but has no way out: add an event, a timer "
-                               "or `terminal: true`", at_key=True)
+                    self.error(
+                        ("states", sname),
+                        f"state '{sname}' is not terminal but has no way out: add an event, a timer "
+                        "or `terminal: true`",
+                        at_key=True,
+                    )
 
     def _clock_runs_in(self, state: str) -> bool:
         return bool(self.p.sla) and not self.p.states[state].terminal
@@ -456,11 +495,13 @@ def _targets(handler: Handler | None) -> set[str]:
 
 
 def check_template_files(
-    templates: Mapping[str, Mapping[str, TemplateFile]], scopes: list[Scope]
+    templates: Mapping[str, Mapping[str, TemplateFile]], uses: list[tuple[str, Scope]]
 ) -> list[Problem]:
-    """Compile every template and check the names it reads against the scopes of its users."""
+    """Compile every template and check the names it reads where it is sent, once per problem."""
     problems: list[Problem] = []
-    for by_locale in templates.values():
+    seen: set[tuple[str, int, int, str]] = set()
+    for name, by_locale in templates.items():
+        scopes = [scope for used, scope in uses if used == name]
         for tf in by_locale.values():
             try:
                 compile_template(tf.source)
@@ -471,7 +512,9 @@ def check_template_files(
             for scope in scopes:
                 for message in check_names(tf.source, template_scope(scope), template=True):
                     line, col = _locate(tf.source, message)
-                    problems.append(Problem(tf.file, line, col, message))
+                    if (tf.file, line, col, message) not in seen:
+                        seen.add((tf.file, line, col, message))
+                        problems.append(Problem(tf.file, line, col, message))
     return problems
 
 

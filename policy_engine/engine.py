@@ -34,7 +34,7 @@ from policy_engine.case import (
     TimelineEntry,
     TimerDue,
 )
-from policy_engine.durations import BusinessHours, Duration
+from policy_engine.durations import BusinessHours, CalendarDays, Duration
 from policy_engine.expressions import (
     ExpressionError,
     compile_expression,
@@ -141,37 +141,37 @@ class _Run:
     # -- windows ----------------------------------------------------------------------------
 
     def window_open(self, name: str) -> bool:
-        window = self.policy.windows[name]
-        names = self.names()
         try:
-            start = _as_datetime(compile_expression(window.from_)(names))
-            if start is None:
-                return False
-            if window.length is not None:
-                end = self.due(start, window.length)
-            else:
-                months = window.months
-                count = compile_expression(months)(names) if isinstance(months, str) else months
-                end = self.calendar.add_months(start, int(count))
+            bounds = self.window_bounds(name)
         except (ExpressionError, ValueError, TypeError) as exc:
             self.log("decision", name, window=name, error=str(exc))
             return False
-        return start <= self.now < end
+        return bounds is not None and bounds[0] <= self.now < bounds[1]
 
     def window_end(self, name: str) -> dt.datetime | None:
-        window = self.policy.windows[name]
-        names = self.names()
         try:
-            start = _as_datetime(compile_expression(window.from_)(names))
-            if start is None:
-                return None
-            if window.length is not None:
-                return self.due(start, window.length)
-            months = window.months
-            count = compile_expression(months)(names) if isinstance(months, str) else months
-            return self.calendar.add_months(start, int(count))
+            bounds = self.window_bounds(name)
         except (ExpressionError, ValueError, TypeError):
             return None
+        return None if bounds is None else bounds[1]
+
+    def window_bounds(self, name: str) -> tuple[dt.datetime, dt.datetime] | None:
+        """Start and end of a window, or None when it has no start or a length of zero or less."""
+        window = self.policy.windows[name]
+        names = self.names()
+        start = _as_datetime(compile_expression(window.from_)(names))
+        if start is None:
+            return None
+        if window.length is not None:
+            return start, self.due(start, window.length)
+        count = window.months if window.months is not None else window.days
+        if isinstance(count, str):
+            count = compile_expression(count)(names)
+        if count is None or int(count) <= 0:
+            return None
+        if window.months is not None:
+            return start, self.calendar.add_months(start, int(count))
+        return start, self.calendar.due(start, CalendarDays(int(count)))
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -289,7 +289,10 @@ class _Run:
         if action.refund is not None:
             return {"amount": ev(action.refund.amount)}, action.refund.reports
         if action.advance_payment is not None:
-            return {"amount": ev(action.advance_payment.amount), "reason": action.advance_payment.reason}, None
+            return {
+                "amount": ev(action.advance_payment.amount),
+                "reason": action.advance_payment.reason,
+            }, None
         if action.assign is not None:
             return {"to": action.assign.to}, None
         if action.escalate is not None:
@@ -302,7 +305,12 @@ class _Run:
                 else dict(self.s.data)
             )
             link_id = f"{self.s.case_id}-{case_type}-{self.s.action_seq + 1}"
-            return {"case_type": case_type, "case_id": link_id, "data": data, "linked_to": self.s.case_id}, None
+            return {
+                "case_type": case_type,
+                "case_id": link_id,
+                "data": data,
+                "linked_to": self.s.case_id,
+            }, None
         if action.record is not None:
             return {"name": action.record.name, "value": ev(action.record.value)}, None
         raise AssertionError(f"action type {action.type} has no parameters rule")
@@ -330,8 +338,13 @@ class _Run:
     def move(self, target: str, event: EventIn | None) -> None:
         self.moves += 1
         if self.moves > MAX_MOVES_PER_STEP:
-            self.log("transition", "", error=f"stopped after {MAX_MOVES_PER_STEP} moves in one step: the "
-                                             "policy's on_enter handlers loop", to=target)
+            self.log(
+                "transition",
+                "",
+                error=f"stopped after {MAX_MOVES_PER_STEP} moves in one step: the "
+                "policy's on_enter handlers loop",
+                to=target,
+            )
             return
         source = self.s.state
         if source:
@@ -342,6 +355,9 @@ class _Run:
         state = self.policy.states[target]
         self.sla_on_enter(target, state.terminal)
         if state.terminal:
+            if state.on_enter is not None:  # last words: a terminal state may notify, never move
+                self.via = f"{target} on_enter"
+                self.run_actions(state.on_enter.actions, event)
             self.close()
             return
         for tname, timer in state.timers.items():
@@ -390,6 +406,8 @@ class _Run:
     def sla_on_enter(self, state: str, terminal: bool) -> None:
         for cname, clock in self.policy.sla.items():
             cs = self.s.sla.setdefault(cname, SlaClockState())
+            if clock.restart and cs.stopped_at is not None and state in clock.start and not terminal:
+                cs = self.s.sla[cname] = SlaClockState(earlier_rounds=[*cs.earlier_rounds, cs.status])
             if cs.status == "pending" and state in clock.start and not terminal:
                 self.sla_start(cname, clock, cs)
             if cs.status in ("running", "paused", "breached") and cs.stopped_at is None:
@@ -585,8 +603,10 @@ def open_case(resolved: ResolvedPolicy, inp: OpenCase) -> StepResult:
         entered_at=at,
         data=data,
         links=dict(inp.links),
-        vars={name: _plain(spec.default) if spec.default is not None else None
-              for name, spec in policy.variables.items()},
+        vars={
+            name: _plain(spec.default) if spec.default is not None else None
+            for name, spec in policy.variables.items()
+        },
         counters={name: 0 for name in policy.counters},
         sla={name: SlaClockState() for name in policy.sla},
     )
@@ -664,7 +684,13 @@ def step(resolved: ResolvedPolicy, state: CaseState, inp: EventIn | TimerDue) ->
     event = inp.model_copy(update={"data": normalised})
     if inp.key is not None:
         work.event_keys.append(inp.key)
-    run.log("event", inp.name, actor=inp.actor.model_dump(), data=normalised, **({"key": inp.key} if inp.key else {}))
+    run.log(
+        "event",
+        inp.name,
+        actor=inp.actor.model_dump(),
+        data=normalised,
+        **({"key": inp.key} if inp.key else {}),
+    )
     current = resolved.policy.states[work.state]
     handler = current.on.get(inp.name) or resolved.policy.any_state[inp.name]
     run.via = inp.name
@@ -701,8 +727,12 @@ def report_event(resolved: ResolvedPolicy, command: RunAction, at: dt.datetime) 
     spec = resolved.policy.events.get(command.reports)
     if spec is None:
         return None
-    return EventIn(name=command.reports, actor=Actor(role=spec.roles[0], id=f"action:{command.type}"),
-                   at=at, key=f"report:{command.key}")
+    return EventIn(
+        name=command.reports,
+        actor=Actor(role=spec.roles[0], id=f"action:{command.type}"),
+        at=at,
+        key=f"report:{command.key}",
+    )
 
 
 def listing(resolved: ResolvedPolicy, state: CaseState) -> dict[str, str | None]:

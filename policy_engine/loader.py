@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from policy_engine.calendar import Calendar
-from policy_engine.checks import PolicyChecker, TemplateFile, check_template_files, policy_scope
+from policy_engine.checks import PolicyChecker, TemplateFile, check_template_files
 from policy_engine.model import Policy
 from policy_engine.problems import PolicyError, Problem
 from policy_engine.resolved import ResolvedPolicy
@@ -128,10 +128,9 @@ def _raw_path(raw: Any, loc: tuple[Any, ...]) -> DocPath:
     path: list[str | int] = []
     node = raw
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
             path.append(part)
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str) and part.endswith("_") and part[:-1] in node:
@@ -162,7 +161,9 @@ def _collect(paths: Sequence[Path]) -> _Collected:
                 out.problems.append(Problem(name, 1, 1, "the file is empty"))
             continue
         if not isinstance(data, dict):
-            out.problems.append(smap.problem((), "a policy file is a mapping with `policies:` or `calendar:`"))
+            out.problems.append(
+                smap.problem((), "a policy file is a mapping with `policies:` or `calendar:`")
+            )
         elif "calendar" in data and "policies" not in data:
             _add_calendar(out, data, smap)
         elif "policies" in data:
@@ -178,7 +179,9 @@ def _add_template(out: _Collected, path: Path) -> None:
     name = display_path(path)
     stem = path.name[: -len(".j2")]
     if "." not in stem:
-        out.problems.append(Problem(name, 1, 1, "a template file is named NAME.LOCALE.j2 (e.g. approved.zh-CN.j2)"))
+        out.problems.append(
+            Problem(name, 1, 1, "a template file is named NAME.LOCALE.j2 (e.g. approved.zh-CN.j2)")
+        )
         return
     tname, locale = stem.rsplit(".", 1)
     try:
@@ -208,8 +211,9 @@ def _add_calendar(out: _Collected, data: dict[str, Any], smap: SourceMap) -> Non
 def _add_policies(out: _Collected, data: dict[str, Any], smap: SourceMap) -> None:
     for key in data:
         if key != "policies":
-            out.problems.append(smap.problem((key,), f"unknown key '{key}' (a policy file has only `policies:`)",
-                                             at_key=True))
+            out.problems.append(
+                smap.problem((key,), f"unknown key '{key}' (a policy file has only `policies:`)", at_key=True)
+            )
     items = data["policies"]
     if not isinstance(items, list) or not items:
         out.problems.append(smap.problem(("policies",), "`policies` is a list of policies"))
@@ -225,13 +229,19 @@ def _add_policies(out: _Collected, data: dict[str, Any], smap: SourceMap) -> Non
             continue
         if pid in out.raw:
             first = out.raw[pid].smap.value_at(("policy",))
-            out.problems.append(sub.problem(("policy",), f"policy id '{pid}' is already used at {first[0]}:{first[1]}"))
+            out.problems.append(
+                sub.problem(("policy",), f"policy id '{pid}' is already used at {first[0]}:{first[1]}")
+            )
             continue
         out.raw[pid] = RawPolicy(pid, item, sub)
 
 
-def merge(parent: RawPolicy, child: RawPolicy) -> RawPolicy:
-    """Child over parent: mappings merge key by key, anything else replaces."""
+def merge(parent: RawPolicy, child: RawPolicy, problems: list[Problem] | None = None) -> RawPolicy:
+    """Child over parent, as JSON Merge Patch (RFC 7386) does it.
+
+    Mappings merge key by key, `null` removes the parent's key (an exchange has no refund clock),
+    anything else replaces. A `null` that removes nothing is reported: it is most likely a typo.
+    """
     smap = SourceMap(child.smap.file)
     smap.values = dict(parent.smap.values)
     smap.keys = dict(parent.smap.keys)
@@ -245,6 +255,19 @@ def merge(parent: RawPolicy, child: RawPolicy) -> RawPolicy:
         result = dict(base)
         for key, value in over.items():
             sub = (*path, key)
+            if value is None:
+                if key in result:
+                    del result[key]
+                    replace_subtree(sub)
+                    smap.keys.pop(sub, None)
+                    smap.values.pop(sub, None)
+                elif problems is not None:
+                    problems.append(
+                        child.smap.problem(
+                            sub, f"`{key}: null` removes nothing: '{parent.id}' has no '{key}' here"
+                        )
+                    )
+                continue
             if isinstance(value, dict) and isinstance(base.get(key), dict):
                 result[key] = go(base[key], value, sub)
             else:
@@ -284,7 +307,7 @@ def _resolve_extends(out: _Collected) -> dict[str, RawPolicy]:
         if not isinstance(parent_id, str):
             return raw  # the model reports the wrong type
         if parent_id in chain or parent_id == pid:
-            cycle = chain[chain.index(parent_id):] if parent_id in chain else []
+            cycle = chain[chain.index(parent_id) :] if parent_id in chain else []
             loop = " -> ".join([*cycle, pid, parent_id])
             out.problems.append(raw.smap.problem(("extends",), f"`extends` chain loops: {loop}"))
             broken.add(pid)
@@ -292,14 +315,16 @@ def _resolve_extends(out: _Collected) -> dict[str, RawPolicy]:
         if parent_id not in out.raw:
             close = difflib.get_close_matches(parent_id, list(out.raw), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            out.problems.append(raw.smap.problem(("extends",), f"`extends` names unknown policy '{parent_id}'{hint}"))
+            out.problems.append(
+                raw.smap.problem(("extends",), f"`extends` names unknown policy '{parent_id}'{hint}")
+            )
             broken.add(pid)
             return None
         parent = resolve(parent_id, [*chain, pid])
         if parent is None:
             broken.add(pid)
             return None
-        merged = merge(parent, raw)
+        merged = merge(parent, raw, out.problems)
         resolved[pid] = merged
         return merged
 
@@ -318,15 +343,15 @@ def load_policy_set(paths: Sequence[Path | str]) -> PolicySet:
             policies[pid] = (Policy.model_validate(raw.data), raw.smap)
         except ValidationError as exc:
             out.problems.extend(pydantic_problems(exc, raw.data, raw.smap))
-    scopes = []
+    template_uses = []
     used_templates: dict[str, set[str]] = {}
     for pid, (policy, smap) in policies.items():
         checker = PolicyChecker(policy, smap, out.calendars, out.templates)
         out.problems.extend(checker.run())
         used_templates[pid] = checker.used_templates
         if not policy.abstract:
-            scopes.append(policy_scope(policy))
-    out.problems.extend(check_template_files(out.templates, scopes))
+            template_uses.extend(checker.template_uses)
+    out.problems.extend(check_template_files(out.templates, template_uses))
     concrete = {pid: ps for pid, ps in policies.items() if not ps[0].abstract}
     out.problems.extend(check_selection(concrete))
     if out.problems:

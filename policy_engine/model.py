@@ -27,7 +27,9 @@ def _check_duration(text: str) -> str:
 
 def _check_name(text: str) -> str:
     if not _NAME.match(text):
-        raise ValueError(f"'{text}' is not a valid name: use letters, digits, '_' and '-', starting with a letter")
+        raise ValueError(
+            f"'{text}' is not a valid name: use letters, digits, '_' and '-', starting with a letter"
+        )
     return text
 
 
@@ -247,12 +249,13 @@ class Window(_Model):
     from_: Expr = Field(alias="from")
     length: DurationText | None = None
     months: int | Expr | None = None
+    days: int | Expr | None = None
     description: str = ""
 
     @model_validator(mode="after")
     def _one_length(self) -> Window:
-        if (self.length is None) == (self.months is None):
-            raise ValueError("a window needs exactly one of `length` (a duration) or `months`")
+        if sum(x is not None for x in (self.length, self.months, self.days)) != 1:
+            raise ValueError("a window needs exactly one of `length` (a duration), `months` or `days`")
         return self
 
 
@@ -302,6 +305,9 @@ class SlaClock(_Model):
     stop: list[Name] = Field(default_factory=list)
     pause: list[Name] = Field(default_factory=list)
     target: DurationText | Target
+    # A new round starts each time the case enters a start state again after the clock stopped
+    # (each repair attempt has its own 30 days).
+    restart: bool = False
     warn_at: Annotated[float, Field(gt=0, lt=1)] | None = None
     on_warn: Handler | None = None
     on_breach: Handler | None = None

@@ -16,7 +16,9 @@ from policy_engine.model import Policy
 
 
 def canonical_json(content: Any) -> bytes:
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,9 @@ class ResolvedPolicy:
     version: str = field(default="")
 
     @staticmethod
-    def build(policy: Policy, calendar: Calendar | None, templates: dict[str, dict[str, str]]) -> ResolvedPolicy:
+    def build(
+        policy: Policy, calendar: Calendar | None, templates: dict[str, dict[str, str]]
+    ) -> ResolvedPolicy:
         draft = ResolvedPolicy(policy, calendar, templates)
         digest = hashlib.sha256(canonical_json(draft.content())).hexdigest()
         return ResolvedPolicy(policy, calendar, templates, digest)

@@ -115,7 +115,9 @@ def _parse(data: Any, smap: SourceMap, name: str) -> Scenario:
     from policy_engine.loader import pydantic_problems
 
     if not isinstance(data, dict):
-        raise PolicyError([smap.problem((), "a scenario is a mapping with case_type, case_id, opened_at, data, events")])
+        raise PolicyError(
+            [smap.problem((), "a scenario is a mapping with case_type, case_id, opened_at, data, events")]
+        )
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:

@@ -77,9 +77,7 @@ def _pos(file: str, mark: yaml.Mark) -> Position:
     return (file, mark.line + 1, mark.column + 1)
 
 
-def _build(
-    loader: _Loader, node: yaml.Node, path: DocPath, smap: SourceMap, problems: list[Problem]
-) -> Any:
+def _build(loader: _Loader, node: yaml.Node, path: DocPath, smap: SourceMap, problems: list[Problem]) -> Any:
     smap.values[path] = _pos(smap.file, node.start_mark)
     if node.tag not in _ALLOWED_TAGS:
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
