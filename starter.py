@@ -126,9 +126,7 @@ class CaseClient:
         except WorkflowAlreadyStartedError:
             existing = await self._opening(case_id)
             if existing is not None and not _same_opening(existing, request):
-                raise CaseConflict(
-                    f"case {case_id} already exists with other data; use another case id"
-                ) from None
+                raise CaseConflict(f"case {case_id} already exists with other data; use another case id") from None
         return await self._wait_open(case_id, wait)
 
     async def _opening(self, case_id: str) -> OpenRequest | None:
@@ -192,8 +190,15 @@ class CaseClient:
             return EventRefused(f"the case is closed (workflow {desc.status.name.lower() if desc.status else ''})")
         return CaseError(f"case {case_id}: {exc.message}")
 
-    async def signal(self, case_id: str, name: str, role: str, actor_id: str = "",
-                     data: dict[str, Any] | None = None, key: str | None = None) -> None:
+    async def signal(
+        self,
+        case_id: str,
+        name: str,
+        role: str,
+        actor_id: str = "",
+        data: dict[str, Any] | None = None,
+        key: str | None = None,
+    ) -> None:
         """Fire-and-forget: a refusal is recorded in the case's timeline."""
         request = EventRequest(name=name, role=role, actor_id=actor_id, data=data or {}, key=key)
         await self.handle(case_id).signal(SIGNAL_EVENT, request)
@@ -246,8 +251,13 @@ class CaseClient:
         return out
 
 
-def list_query(state: str | None = None, case_type: str | None = None, merchant: str | None = None,
-               breached: bool | None = None, closed: bool | None = None) -> str:
+def list_query(
+    state: str | None = None,
+    case_type: str | None = None,
+    merchant: str | None = None,
+    breached: bool | None = None,
+    closed: bool | None = None,
+) -> str:
     """A visibility query from list filters (values are quoted, so an id cannot change the query)."""
 
     def q(value: str) -> str:

@@ -74,8 +74,13 @@ async def run_worker(settings: Settings | None = None) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker started", address=settings.address, namespace=settings.namespace,
-             task_queue=settings.task_queue, policies=len(source.current().policies))
+    log.info(
+        "worker started",
+        address=settings.address,
+        namespace=settings.namespace,
+        task_queue=settings.task_queue,
+        policies=len(source.current().policies),
+    )
     async with worker:
         await stop.wait()
         log.info("worker stopping")

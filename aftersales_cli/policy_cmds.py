@@ -63,9 +63,7 @@ def schema(
     """The JSON Schema of the policy language (for editors)."""
     from policy_engine.language_schema import calendar_file_schema, policy_file_schema
 
-    text = json.dumps(
-        calendar_file_schema() if calendar else policy_file_schema(), indent=2, ensure_ascii=False
-    )
+    text = json.dumps(calendar_file_schema() if calendar else policy_file_schema(), indent=2, ensure_ascii=False)
     if output:
         output.write_text(text + "\n", encoding="utf-8")
         err_console.print(f"wrote {output}")

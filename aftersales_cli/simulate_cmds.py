@@ -221,14 +221,10 @@ def _compare(old_dir: Path, new_dir: Path, scenarios: list[Scenario], as_json: b
 
 
 def policy_test(
-    folder: Path = typer.Argument(
-        DEFAULT_POLICY_DIR / "tests", help="Folder of scenario files with `expect`."
-    ),
+    folder: Path = typer.Argument(DEFAULT_POLICY_DIR / "tests", help="Folder of scenario files with `expect`."),
     policies: Path = typer.Option(DEFAULT_POLICY_DIR, "--policies", "-p", help="The policy folder."),
     show_coverage: bool = typer.Option(False, "--coverage", help="List what no test reached, per loop."),
-    fail_under: float | None = typer.Option(
-        None, "--fail-under", help="Exit 1 if a loop's coverage is lower."
-    ),
+    fail_under: float | None = typer.Option(None, "--fail-under", help="Exit 1 if a loop's coverage is lower."),
 ) -> None:
     """Run every scenario with its `expect`; pass/fail per file (exit 1 on any failure)."""
     scenarios = load_scenarios_or_exit([folder])

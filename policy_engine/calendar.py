@@ -85,9 +85,7 @@ class Calendar(BaseModel):
                 if entry.date.year not in self.years:
                     raise ValueError(f"{kind} {entry.date} is outside the calendar's years {self.years}")
                 if entry.date in seen:
-                    raise ValueError(
-                        f"{entry.date} is listed twice (a day is a holiday or a make-up workday)"
-                    )
+                    raise ValueError(f"{entry.date} is listed twice (a day is a holiday or a make-up workday)")
                 seen.add(entry.date)
                 if kind == "workday" and _WEEKDAYS[entry.date.weekday()] not in self.weekend:
                     raise ValueError(f"make-up workday {entry.date} is not a weekend day")

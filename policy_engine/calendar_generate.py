@@ -38,9 +38,7 @@ def generate_cn_mainland(year: int) -> YearData:
             month_off, day_off, month_work, day_work = entry
             moved_to = dt.date(year, month_off, day_off)
             off.setdefault(moved_to, "Bridge day")
-            workdays.append(
-                (dt.date(year, month_work, day_work), f"Make-up working day for {moved_to.isoformat()}")
-            )
+            workdays.append((dt.date(year, month_work, day_work), f"Make-up working day for {moved_to.isoformat()}"))
     weekday_off = sorted((d, n) for d, n in off.items() if d.weekday() < 5 and d.year == year)
     return YearData(year=year, holidays=weekday_off, workdays=sorted(workdays), provisional=special is None)
 

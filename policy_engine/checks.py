@@ -172,9 +172,7 @@ class PolicyChecker:
         self.expr(("locale",), p.locale, self.scope)
         self.expr(("listing", "merchant"), p.listing.merchant, self.scope)
         self.expr(("listing", "priority"), p.listing.priority, self.scope)
-        self.expr(
-            ("when",), p.when, {"case": self.scope["case"], "params": self.scope["params"], "now": None}
-        )
+        self.expr(("when",), p.when, {"case": self.scope["case"], "params": self.scope["params"], "now": None})
         self.check_decisions()
         self.check_events()
         for handler, path, event in self._handlers():
@@ -183,9 +181,7 @@ class PolicyChecker:
         for sname, state in p.states.items():
             for ename in state.on:
                 if ename not in p.events:
-                    self.error(
-                        ("states", sname, "on", ename), self._unknown("event", ename, p.events), at_key=True
-                    )
+                    self.error(("states", sname, "on", ename), self._unknown("event", ename, p.events), at_key=True)
             for tname, timer in state.timers.items():
                 path = ("states", sname, "timers", tname)
                 if not timer.does_something:
@@ -226,9 +222,7 @@ class PolicyChecker:
         if p.open is not None:
             branches = p.open.branches
             if not branches or branches[-1].if_ is not None:
-                self.error(
-                    ("open",), "`open` must always move the case to a state: end with a goto that has no `if`"
-                )
+                self.error(("open",), "`open` must always move the case to a state: end with a goto that has no `if`")
 
     def check_calendar(self) -> None:
         p = self.p
@@ -287,8 +281,7 @@ class PolicyChecker:
             if last.if_ is not None:
                 self.error(
                     ("decisions", dname, "rules", len(table.rules) - 1),
-                    f"decision '{dname}' has no final row without `if`: add a catch-all row so it "
-                    "always has an answer",
+                    f"decision '{dname}' has no final row without `if`: add a catch-all row so it always has an answer",
                 )
             for j, rule in enumerate(table.rules[:-1]):
                 if rule.if_ is None:
@@ -339,9 +332,7 @@ class PolicyChecker:
         self.check_sets(handler.set, (*path, "set"), scope)
         self.check_actions(handler.actions, (*path, "actions"), scope)
         if handler.escalate is not None and handler.escalate not in p.escalations:
-            self.error(
-                (*path, "escalate"), self._unknown("escalation ladder", handler.escalate, p.escalations)
-            )
+            self.error((*path, "escalate"), self._unknown("escalation ladder", handler.escalate, p.escalations))
         if isinstance(handler.goto, str):
             self.check_goto(handler.goto, (*path, "goto") if self._long_form(path) else path)
         elif isinstance(handler.goto, list):
@@ -359,9 +350,7 @@ class PolicyChecker:
         self.check_sets(branch.set, (*path, "set"), scope)
         self.check_actions(branch.actions, (*path, "actions"), scope)
         if branch.escalate is not None and branch.escalate not in self.p.escalations:
-            self.error(
-                (*path, "escalate"), self._unknown("escalation ladder", branch.escalate, self.p.escalations)
-            )
+            self.error((*path, "escalate"), self._unknown("escalation ladder", branch.escalate, self.p.escalations))
 
     def check_goto(self, target: str, path: DocPath) -> None:
         if target not in self.p.states:

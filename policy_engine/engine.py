@@ -341,8 +341,7 @@ class _Run:
             self.log(
                 "transition",
                 "",
-                error=f"stopped after {MAX_MOVES_PER_STEP} moves in one step: the "
-                "policy's on_enter handlers loop",
+                error=f"stopped after {MAX_MOVES_PER_STEP} moves in one step: the policy's on_enter handlers loop",
                 to=target,
             )
             return
@@ -604,8 +603,7 @@ def open_case(resolved: ResolvedPolicy, inp: OpenCase) -> StepResult:
         data=data,
         links=dict(inp.links),
         vars={
-            name: _plain(spec.default) if spec.default is not None else None
-            for name, spec in policy.variables.items()
+            name: _plain(spec.default) if spec.default is not None else None for name, spec in policy.variables.items()
         },
         counters={name: 0 for name in policy.counters},
         sla={name: SlaClockState() for name in policy.sla},

@@ -119,9 +119,8 @@ def check_names(text: str, scope: NameTree, *, template: bool = False) -> list[s
             return scope[node.name], node.name
         if isinstance(node, nodes.Getattr):
             return step(node.node, node.attr)
-        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-            if isinstance(node.arg.value, str):
-                return step(node.node, node.arg.value)
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            return step(node.node, node.arg.value)
         visit_children(node)
         return ANY, ""
 

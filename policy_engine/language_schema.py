@@ -16,9 +16,7 @@ _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 def _widen(defs: dict[str, Any]) -> None:
     if "Handler" in defs:
-        defs["Handler"] = {
-            "anyOf": [{"type": "string", "description": "a state name: go there"}, defs["Handler"]]
-        }
+        defs["Handler"] = {"anyOf": [{"type": "string", "description": "a state name: go there"}, defs["Handler"]]}
     if "FieldSpec" in defs:
         types = defs["FieldSpec"]["properties"]["type"].get("enum")
         short = {"type": "string", "description": "a type name"}

@@ -161,17 +161,13 @@ def _collect(paths: Sequence[Path]) -> _Collected:
                 out.problems.append(Problem(name, 1, 1, "the file is empty"))
             continue
         if not isinstance(data, dict):
-            out.problems.append(
-                smap.problem((), "a policy file is a mapping with `policies:` or `calendar:`")
-            )
+            out.problems.append(smap.problem((), "a policy file is a mapping with `policies:` or `calendar:`"))
         elif "calendar" in data and "policies" not in data:
             _add_calendar(out, data, smap)
         elif "policies" in data:
             _add_policies(out, data, smap)
         else:
-            out.problems.append(
-                smap.problem((), "this file has neither `policies:` nor `calendar:` at the top")
-            )
+            out.problems.append(smap.problem((), "this file has neither `policies:` nor `calendar:` at the top"))
     return out
 
 
@@ -179,9 +175,7 @@ def _add_template(out: _Collected, path: Path) -> None:
     name = display_path(path)
     stem = path.name[: -len(".j2")]
     if "." not in stem:
-        out.problems.append(
-            Problem(name, 1, 1, "a template file is named NAME.LOCALE.j2 (e.g. approved.zh-CN.j2)")
-        )
+        out.problems.append(Problem(name, 1, 1, "a template file is named NAME.LOCALE.j2 (e.g. approved.zh-CN.j2)"))
         return
     tname, locale = stem.rsplit(".", 1)
     try:
@@ -229,9 +223,7 @@ def _add_policies(out: _Collected, data: dict[str, Any], smap: SourceMap) -> Non
             continue
         if pid in out.raw:
             first = out.raw[pid].smap.value_at(("policy",))
-            out.problems.append(
-                sub.problem(("policy",), f"policy id '{pid}' is already used at {first[0]}:{first[1]}")
-            )
+            out.problems.append(sub.problem(("policy",), f"policy id '{pid}' is already used at {first[0]}:{first[1]}"))
             continue
         out.raw[pid] = RawPolicy(pid, item, sub)
 
@@ -263,9 +255,7 @@ def merge(parent: RawPolicy, child: RawPolicy, problems: list[Problem] | None = 
                     smap.values.pop(sub, None)
                 elif problems is not None:
                     problems.append(
-                        child.smap.problem(
-                            sub, f"`{key}: null` removes nothing: '{parent.id}' has no '{key}' here"
-                        )
+                        child.smap.problem(sub, f"`{key}: null` removes nothing: '{parent.id}' has no '{key}' here")
                     )
                 continue
             if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -315,9 +305,7 @@ def _resolve_extends(out: _Collected) -> dict[str, RawPolicy]:
         if parent_id not in out.raw:
             close = difflib.get_close_matches(parent_id, list(out.raw), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            out.problems.append(
-                raw.smap.problem(("extends",), f"`extends` names unknown policy '{parent_id}'{hint}")
-            )
+            out.problems.append(raw.smap.problem(("extends",), f"`extends` names unknown policy '{parent_id}'{hint}"))
             broken.add(pid)
             return None
         parent = resolve(parent_id, [*chain, pid])

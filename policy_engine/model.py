@@ -27,9 +27,7 @@ def _check_duration(text: str) -> str:
 
 def _check_name(text: str) -> str:
     if not _NAME.match(text):
-        raise ValueError(
-            f"'{text}' is not a valid name: use letters, digits, '_' and '-', starting with a letter"
-        )
+        raise ValueError(f"'{text}' is not a valid name: use letters, digits, '_' and '-', starting with a letter")
     return text
 
 

@@ -16,9 +16,7 @@ from policy_engine.model import Policy
 
 
 def canonical_json(content: Any) -> bytes:
-    return json.dumps(
-        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    ).encode()
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
 @dataclass(frozen=True)
@@ -29,9 +27,7 @@ class ResolvedPolicy:
     version: str = field(default="")
 
     @staticmethod
-    def build(
-        policy: Policy, calendar: Calendar | None, templates: dict[str, dict[str, str]]
-    ) -> ResolvedPolicy:
+    def build(policy: Policy, calendar: Calendar | None, templates: dict[str, dict[str, str]]) -> ResolvedPolicy:
         draft = ResolvedPolicy(policy, calendar, templates)
         digest = hashlib.sha256(canonical_json(draft.content())).hexdigest()
         return ResolvedPolicy(policy, calendar, templates, digest)
@@ -52,9 +48,7 @@ class ResolvedPolicy:
         """JSON-ready content; defaults are left out so a new optional key keeps old versions."""
         return {
             "policy": self.policy.model_dump(mode="json", by_alias=True, exclude_defaults=True),
-            "calendar": None
-            if self.calendar is None
-            else self.calendar.model_dump(mode="json", exclude_defaults=True),
+            "calendar": None if self.calendar is None else self.calendar.model_dump(mode="json", exclude_defaults=True),
             "templates": self.templates,
         }
 

@@ -77,9 +77,7 @@ class _Driver:
         reports: list[EventIn] = []
         for command in result.commands:
             if isinstance(command, RunAction):
-                self.actions.append(
-                    ActionRecord(at=at, type=command.type, params=command.params, key=command.key)
-                )
+                self.actions.append(ActionRecord(at=at, type=command.type, params=command.params, key=command.key))
                 if command.reports and command.reports not in self.listed:
                     report = report_event(self.resolved, command, at)
                     if report is not None:
@@ -178,9 +176,7 @@ def result_of(state: CaseState, actions: list[ActionRecord], file: str = "") -> 
 
 
 def _failed(scenario: Scenario, error: str) -> SimulationResult:
-    result = SimulationResult(
-        file=scenario.file, case_id=scenario.case_id, case_type=scenario.case_type, error=error
-    )
+    result = SimulationResult(file=scenario.file, case_id=scenario.case_id, case_type=scenario.case_type, error=error)
     if scenario.expect is not None:
         result.failures = [f"the case could not run: {error}"]
         result.passed = False

@@ -58,16 +58,12 @@ def compare_results(old: list[SimulationResult], new: list[SimulationResult]) ->
             gone = {k: v - cb.get(k, 0) for k, v in ca.items() if v > cb.get(k, 0)}
             added = {k: v - ca.get(k, 0) for k, v in cb.items() if v > ca.get(k, 0)}
             changes.append(
-                FieldChange(
-                    field="actions", old=_show(gone) if gone else "-", new=_show(added) if added else "-"
-                )
+                FieldChange(field="actions", old=_show(gone) if gone else "-", new=_show(added) if added else "-")
             )
         for clock in sorted(set(a["sla"]) | set(b["sla"])):
             if a["sla"].get(clock) != b["sla"].get(clock):
                 changes.append(
-                    FieldChange(
-                        field=f"sla {clock}", old=_show(a["sla"].get(clock)), new=_show(b["sla"].get(clock))
-                    )
+                    FieldChange(field=f"sla {clock}", old=_show(a["sla"].get(clock)), new=_show(b["sla"].get(clock)))
                 )
         for table in sorted(set(a["decisions"]) | set(b["decisions"])):
             if a["decisions"].get(table) != b["decisions"].get(table):
@@ -80,8 +76,6 @@ def compare_results(old: list[SimulationResult], new: list[SimulationResult]) ->
                 )
         if changes:
             report.changed.append(
-                ScenarioChange(
-                    scenario=before.file or before.case_id, case_id=before.case_id, changes=changes
-                )
+                ScenarioChange(scenario=before.file or before.case_id, case_id=before.case_id, changes=changes)
             )
     return report

@@ -102,9 +102,7 @@ def _build(loader: _Loader, node: yaml.Node, path: DocPath, smap: SourceMap, pro
             if key in result:
                 first = smap.keys.get((*path, key))
                 where = f" (first at line {first[1]})" if first else ""
-                problems.append(
-                    Problem(*_pos(smap.file, key_node.start_mark), f"duplicate key '{key}'{where}")
-                )
+                problems.append(Problem(*_pos(smap.file, key_node.start_mark), f"duplicate key '{key}'{where}"))
                 continue
             smap.keys[(*path, key)] = _pos(smap.file, key_node.start_mark)
             result[key] = _build(loader, value_node, (*path, key), smap, problems)

@@ -18,8 +18,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from policy_engine.case import CaseState, EventIn, OpenCase, OpenRefused, RunAction, StepResult, TimerDue
     from policy_engine.case import Actor as EngineActor
+    from policy_engine.case import CaseState, EventIn, OpenCase, OpenRefused, RunAction, StepResult, TimerDue
     from policy_engine.engine import accepted_events, check_event, listing, open_case, report_event, step
     from policy_engine.pinning import pinned_policy
     from policy_engine.resolved import ResolvedPolicy
@@ -121,14 +121,15 @@ class AfterSalesCase:
         try:
             result = open_case(
                 self.policy,
-                OpenCase(case_id=req.case_id, case_type=req.case_type, data=req.data, at=opened_at,
-                         links=req.links),
+                OpenCase(case_id=req.case_id, case_type=req.case_type, data=req.data, at=opened_at, links=req.links),
             )
         except OpenRefused as exc:
             raise ApplicationError(str(exc), type="CaseRefused", non_retryable=True) from None
         self._absorb(result)
-        workflow.logger.info("case opened", extra={"case_id": req.case_id, "policy": payload.policy_id,
-                                                   "policy_version": payload.policy_version[:12]})
+        workflow.logger.info(
+            "case opened",
+            extra={"case_id": req.case_id, "policy": payload.policy_id, "policy_version": payload.policy_version[:12]},
+        )
 
     def _should_continue_as_new(self, start: CaseStart) -> bool:
         info = workflow.info()
@@ -138,8 +139,12 @@ class AfterSalesCase:
         policy = self._policy()
         return CaseStart(
             open=start.open,
-            pinned=PinnedCase(policy_version=policy.version, policy_content=policy.content(),
-                              state=self._state(), pending_actions=list(self.actions)),
+            pinned=PinnedCase(
+                policy_version=policy.version,
+                policy_content=policy.content(),
+                state=self._state(),
+                pending_actions=list(self.actions),
+            ),
             history_limit=start.history_limit,
             clock_offset_seconds=start.clock_offset_seconds,
         )
@@ -181,8 +186,9 @@ class AfterSalesCase:
             self._absorb(step(self._policy(), state, TimerDue(name=nxt[0], at=nxt[1])))
 
     def _event(self, req: EventRequest) -> EventIn:
-        return EventIn(name=req.name, actor=EngineActor(role=req.role, id=req.actor_id), data=req.data,
-                       at=self.now(), key=req.key)
+        return EventIn(
+            name=req.name, actor=EngineActor(role=req.role, id=req.actor_id), data=req.data, at=self.now(), key=req.key
+        )
 
     async def _drain(self) -> None:
         while self.inbox or self.actions:
@@ -198,17 +204,28 @@ class AfterSalesCase:
         state = self._state()
         policy = self._policy()
         activity = "open_linked_case" if command.type == "open_case" else "run_action"
-        request = ActionRequest(case_id=state.case_id, case_type=state.case_type, workflow_id=workflow.info().workflow_id,
-                                policy_version=policy.version, key=command.key, type=command.type,
-                                params=command.params)
+        request = ActionRequest(
+            case_id=state.case_id,
+            case_type=state.case_type,
+            workflow_id=workflow.info().workflow_id,
+            policy_version=policy.version,
+            key=command.key,
+            type=command.type,
+            params=command.params,
+        )
         try:
             await workflow.execute_activity(
-                activity, request, result_type=ActionOutcome,
-                start_to_close_timeout=ACTION_TIMEOUT, retry_policy=ACTION_RETRY,
+                activity,
+                request,
+                result_type=ActionOutcome,
+                start_to_close_timeout=ACTION_TIMEOUT,
+                retry_policy=ACTION_RETRY,
             )
         except ActivityError as exc:
-            workflow.logger.error("action failed for good", extra={"case_id": state.case_id, "key": command.key,
-                                                                   "error": str(exc.cause or exc)})
+            workflow.logger.error(
+                "action failed for good",
+                extra={"case_id": state.case_id, "key": command.key, "error": str(exc.cause or exc)},
+            )
             return
         report = report_event(policy, command, self.now())
         if report is not None:
@@ -261,8 +278,12 @@ class AfterSalesCase:
     @workflow.query(name=QUERY_TIMELINE)
     def timeline(self) -> Timeline:
         state = self._state()
-        return Timeline(case_id=state.case_id, policy_id=state.policy_id, policy_version=state.policy_version,
-                        entries=state.timeline)
+        return Timeline(
+            case_id=state.case_id,
+            policy_id=state.policy_id,
+            policy_version=state.policy_version,
+            entries=state.timeline,
+        )
 
     @workflow.query(name=QUERY_OPENING)
     def opening_request(self) -> OpenRequest | None:

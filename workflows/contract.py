@@ -127,10 +127,7 @@ def status_of(state: CaseState, accepted: dict[str, list[str]], *, duplicate: bo
         policy_id=state.policy_id,
         policy_version=state.policy_version,
         deadlines=[Deadline(name=n, due=d) for n, d in sorted(state.timers.items(), key=lambda kv: kv[1])],
-        sla={
-            name: {"status": c.status, "due": c.due.isoformat() if c.due else None}
-            for name, c in state.sla.items()
-        },
+        sla={name: {"status": c.status, "due": c.due.isoformat() if c.due else None} for name, c in state.sla.items()},
         accepted_events=accepted,
         counters=dict(state.counters),
         variables=dict(state.vars),

@@ -20,7 +20,14 @@ ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
 CASE_CLOSED = SearchAttributeKey.for_bool("CaseClosed")
 
 ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
-    CASE_TYPE, CASE_STATE, MERCHANT_ID, PRIORITY, POLICY_VERSION, SLA_BREACHED, ESCALATION_LEVEL, CASE_CLOSED,
+    CASE_TYPE,
+    CASE_STATE,
+    MERCHANT_ID,
+    PRIORITY,
+    POLICY_VERSION,
+    SLA_BREACHED,
+    ESCALATION_LEVEL,
+    CASE_CLOSED,
 )
 _BY_NAME = {key.name: key for key in ALL_KEYS}
 
