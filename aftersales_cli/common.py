@@ -12,8 +12,9 @@ from policy_engine.loader import load_policy_set
 from policy_engine.problems import PolicyError
 from policy_engine.selection import PolicySet
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: a line of text is never cut at the terminal width (tables still fit themselves).
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -271,7 +271,7 @@ class _Run:
             return
         if action.record is not None:
             self.s.records[action.record.name] = params["value"]
-            self.log("action", kind, **params)
+            self.log("action", kind, params=params)
             return
         if action.escalate is not None:
             self.s.escalation_level = max(self.s.escalation_level, action.escalate.level)
