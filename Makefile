@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install bench bench-full clean
+.PHONY: run test lint typecheck unit install bench bench-full clean docs
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 not found; set PY=/path/to/python3.11"; exit 2; }
@@ -38,6 +38,9 @@ bench: $(STAMP)
 
 bench-full: $(STAMP)
 	$(BIN)/python -m bench --full
+
+docs: $(STAMP)
+	$(BIN)/python -m aftersales_cli.docs_gen
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -61,11 +61,55 @@ def schema(
     calendar: bool = typer.Option(False, "--calendar", help="The schema of calendar files instead."),
 ) -> None:
     """The JSON Schema of the policy language (for editors)."""
-    from policy_engine.language_schema import calendar_file_schema, policy_file_schema
+    from aftersales_cli.docs_gen import schema_text
 
-    text = json.dumps(calendar_file_schema() if calendar else policy_file_schema(), indent=2, ensure_ascii=False)
+    text = schema_text(calendar=calendar)
     if output:
-        output.write_text(text + "\n", encoding="utf-8")
+        output.write_text(text, encoding="utf-8")
         err_console.print(f"wrote {output}")
     else:
-        print(text)
+        print(text, end="")
+
+
+@app.command()
+def graph(
+    case_type: str = typer.Argument(..., help="The case type, e.g. complaint."),
+    merchant: str | None = typer.Option(None, "--merchant", help="Draw the policy this merchant's cases run."),
+    policy_id: str | None = typer.Option(None, "--policy", help="Draw this policy id instead of selecting."),
+    policies: Path = typer.Option(DEFAULT_POLICY_DIR, "--policies", "-p", help="The policy folder."),
+) -> None:
+    """The state machine as a Mermaid diagram (paste into any Markdown viewer that renders Mermaid)."""
+    from aftersales_cli.resolve import resolve_for_show
+    from policy_engine.graph import mermaid
+
+    policy_set = load_or_exit([policies])
+    resolved = resolve_for_show(policy_set, case_type, merchant, policy_id)
+    print(mermaid(resolved.policy), end="")
+
+
+@app.command()
+def diff(
+    old: Path = typer.Argument(..., help="The policy folder (or file) as published."),
+    new: Path = typer.Argument(..., help="The edited policy folder (or file)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """What changed in operator terms: windows, deadlines, SLA targets, rules, states (exit 1 if anything did)."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from policy_engine.policy_diff import diff_sets
+
+    changes = diff_sets(load_or_exit([old]), load_or_exit([new]))
+    if as_json:
+        print(json.dumps([asdict(c) for c in changes], ensure_ascii=False, indent=2))
+    elif not changes:
+        console.print("no changes that a case would notice")
+    else:
+        table = Table(title=f"{old} -> {new}: {len(changes)} change(s)")
+        for column in ("policy", "area", "what", "before", "after"):
+            table.add_column(column, overflow="fold")
+        for c in changes:
+            table.add_row(c.policy, c.area, c.what, c.old, c.new)
+        console.print(table)
+    raise typer.Exit(EXIT_FAILED if changes else 0)

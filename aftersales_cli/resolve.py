@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from aftersales_cli.common import EXIT_INVALID, err_console
+from policy_engine.expressions import ExpressionError, compile_expression
 from policy_engine.resolved import ResolvedPolicy
 from policy_engine.selection import PolicySet
 
@@ -23,10 +24,19 @@ def resolve_for_show(
     if not candidates:
         err_console.print(f"unknown case type '{case_type}'; known: {', '.join(policy_set.case_types)}")
         raise typer.Exit(EXIT_INVALID)
+    # Try each candidate's `when` on a probe case that holds only the merchant: a condition that reads
+    # anything else cannot be decided here and does not match.
+    probe = {"merchant_id": merchant, "order": {"merchant_id": merchant}} if merchant else {}
     for resolved in candidates:
         when = resolved.policy.when
         if when is None:
             return resolved
-        if merchant and f"'{merchant}'" in when and "merchant_id" in when:
-            return resolved
+        if not merchant:
+            continue
+        try:
+            names = {"case": probe, "params": resolved.policy.parameters, "now": None}
+            if compile_expression(when).test(names):
+                return resolved
+        except ExpressionError:
+            continue
     return candidates[-1]
