@@ -42,8 +42,8 @@ def load_scenarios_or_exit(paths: Sequence[Path]) -> list[Scenario]:
         except PolicyError as exc:
             problems.append(exc)
     if problems:
-        for exc in problems:
-            print_problems(exc)
+        for problem in problems:
+            print_problems(problem)
         raise typer.Exit(EXIT_INVALID)
     if not scenarios:
         err_console.print("no scenario files given")

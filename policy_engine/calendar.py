@@ -61,7 +61,7 @@ class Calendar(BaseModel):
     calendar: str
     description: str = ""
     timezone: str
-    weekend: list[Weekday] = Field(default_factory=lambda: ["saturday", "sunday"])
+    weekend: list[Weekday] = Field(default_factory=lambda: list[Weekday](["saturday", "sunday"]))
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
     holidays: list[DayEntry] = Field(default_factory=list)
     workdays: list[DayEntry] = Field(default_factory=list)

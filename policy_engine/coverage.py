@@ -112,7 +112,7 @@ def coverage(policy_set: PolicySet, results: Iterable[SimulationResult]) -> list
         loop = loops.setdefault(resolved.case_type, LoopCoverage(resolved.case_type))
         loop.expected |= policy_items(resolved.policy)
     for result in results:
-        loop = loops.get(result.case_type)
-        if loop is not None:
-            loop.reached |= reached_items(result)
+        reached = loops.get(result.case_type)
+        if reached is not None:
+            reached.reached |= reached_items(result)
     return [loops[k] for k in sorted(loops)]

@@ -130,14 +130,15 @@ def _normalise(spec: FieldSpec, value: Any, path: str, errors: list[tuple[str, s
     if spec.enum is not None and value not in spec.enum:
         choices = ", ".join(str(c) for c in spec.enum)
         errors.append((path, f"'{value}' is not one of: {choices}"))
-    if spec.min is not None and value < spec.min:
+    number: Any = value  # checked against the declared type above
+    if spec.min is not None and number < spec.min:
         errors.append((path, f"{value} is below the minimum {spec.min:g}"))
-    if spec.max is not None and value > spec.max:
+    if spec.max is not None and number > spec.max:
         errors.append((path, f"{value} is above the maximum {spec.max:g}"))
     if spec.type == "object" and spec.fields is not None:
-        return _normalise_map(spec.fields, value, path, errors)
+        return _normalise_map(spec.fields, number, path, errors)
     if spec.type == "list" and spec.items is not None:
-        return [_normalise(spec.items, v, f"{path}[{i}]", errors) for i, v in enumerate(value)]
+        return [_normalise(spec.items, v, f"{path}[{i}]", errors) for i, v in enumerate(number)]
     return value
 
 

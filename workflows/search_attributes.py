@@ -63,5 +63,5 @@ def registration_args() -> list[str]:
     }
     args: list[str] = []
     for key in ALL_KEYS:
-        args += ["--search-attribute", f"{key.name}={kinds[key.indexed_value_type]}"]
+        args += ["--search-attribute", f"{key.name}={kinds[IndexedValueType.ValueType(key.indexed_value_type)]}"]
     return args

@@ -1,0 +1,113 @@
+"""The embedded SQLite outbox: one row per effect, unique on the engine's idempotency key.
+
+A worker killed mid-activity retries it; the insert is `INSERT OR IGNORE`, so the retry finds the
+row and the effect stays single. Several worker processes may share the file (WAL, busy timeout).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS effects (
+    key          TEXT PRIMARY KEY,
+    case_id      TEXT NOT NULL,
+    case_type    TEXT NOT NULL,
+    type         TEXT NOT NULL,
+    params       TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    delivered_at TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS effects_case ON effects (case_id);
+CREATE INDEX IF NOT EXISTS effects_type ON effects (type);
+"""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+class Outbox:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        # A connection per call: activities run on a thread pool, and sqlite3 objects are per thread.
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    def record(self, key: str, case_id: str, case_type: str, type: str, params: dict[str, Any]) -> bool:
+        """Write the effect once; True when this call wrote it, False when a retry found it."""
+        body = json.dumps(params, ensure_ascii=False, sort_keys=True, default=str)
+        db = self._connect()
+        try:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO effects (key, case_id, case_type, type, params, created_at) VALUES (?,?,?,?,?,?)",
+                (key, case_id, case_type, type, body, _now()),
+            )
+            if cur.rowcount == 0:
+                db.execute("UPDATE effects SET attempts = attempts + 1 WHERE key = ?", (key,))
+                return False
+            return True
+        finally:
+            db.close()
+
+    def is_delivered(self, key: str) -> bool:
+        db = self._connect()
+        try:
+            row = db.execute("SELECT delivered_at FROM effects WHERE key = ?", (key,)).fetchone()
+            return bool(row and row["delivered_at"])
+        finally:
+            db.close()
+
+    def mark_delivered(self, key: str) -> None:
+        db = self._connect()
+        try:
+            db.execute("UPDATE effects SET delivered_at = ? WHERE key = ? AND delivered_at IS NULL", (_now(), key))
+        finally:
+            db.close()
+
+    def list(
+        self, case_id: str | None = None, type: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        query = "SELECT * FROM effects"
+        where, args = [], []
+        if case_id:
+            where.append("case_id = ?")
+            args.append(case_id)
+        if type:
+            where.append("type = ?")
+            args.append(type)
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY created_at, key"
+        if limit:
+            query += f" LIMIT {int(limit)}"
+        db = self._connect()
+        try:
+            rows = [dict(r) for r in db.execute(query, args).fetchall()]
+        finally:
+            db.close()
+        for row in rows:
+            row["params"] = json.loads(row["params"])
+        return rows
+
+    def count(self, type: str | None = None) -> int:
+        db = self._connect()
+        try:
+            if type:
+                return int(db.execute("SELECT COUNT(*) FROM effects WHERE type = ?", (type,)).fetchone()[0])
+            return int(db.execute("SELECT COUNT(*) FROM effects").fetchone()[0])
+        finally:
+            db.close()
