@@ -45,7 +45,10 @@ def build_worker(client: Client, settings: Settings, source: PolicySource, *, ma
         sink = WebhookDeliverySink(outbox, WebhookSink(settings.webhook_urls, settings.webhook_secret))
     else:
         sink = OutboxSink(outbox)
-    acts = CaseActivities(source, sink, lambda: client, task_queue=settings.task_queue)
+    deferred = set(settings.deferred_reports)
+    acts = CaseActivities(
+        source, sink, lambda: client, task_queue=settings.task_queue, deferred_reports=lambda r: r.reports in deferred
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,

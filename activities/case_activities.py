@@ -84,11 +84,15 @@ class CaseActivities:
         client: Callable[[], Client],
         *,
         task_queue: str = "aftersales",
+        deferred_reports: Callable[[ActionRequest], bool] | None = None,
     ) -> None:
         self.source = source
         self.sink = sink
         self.client = client
         self.task_queue = task_queue
+        # Which results come back later from outside (a payment callback sends refund_completed)
+        # instead of being reported when the effect is handed over.
+        self.deferred_reports = deferred_reports or (lambda _request: False)
 
     def activities(self) -> list[Callable[..., Any]]:
         return [self.resolve_policy, self.run_action, self.open_linked_case]
@@ -112,7 +116,8 @@ class CaseActivities:
         with structlog.contextvars.bound_contextvars(case_id=request.case_id, workflow_id=request.workflow_id):
             delivered = self.sink.deliver(request)
             log.info("effect", type=request.type, key=request.key, new=delivered, attempt=activity.info().attempt)
-        return ActionOutcome(key=request.key, delivered=delivered)
+        completed = request.reports is None or not self.deferred_reports(request)
+        return ActionOutcome(key=request.key, delivered=delivered, completed=completed)
 
     @activity.defn(name="open_linked_case")
     async def open_linked_case(self, request: ActionRequest) -> ActionOutcome:

@@ -37,6 +37,9 @@ class Settings:
     tls_ca: str | None = None
     api_key: str | None = None
     log_format: str = "console"
+    # Events whose answers come from outside (e.g. refund_completed from a payment callback); other
+    # actions that report back are reported done as soon as the effect is handed to the sink.
+    deferred_reports: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.sink not in SINKS:
@@ -78,6 +81,7 @@ class Settings:
             tls_ca=get("TEMPORAL_TLS_CA"),
             api_key=get("TEMPORAL_API_KEY"),
             log_format=get("AFTERSALES_LOG_FORMAT", default_format) or default_format,
+            deferred_reports=[x.strip() for x in (get("AFTERSALES_DEFERRED_REPORTS") or "").split(",") if x.strip()],
         )
 
 

@@ -212,9 +212,10 @@ class AfterSalesCase:
             key=command.key,
             type=command.type,
             params=command.params,
+            reports=command.reports,
         )
         try:
-            await workflow.execute_activity(
+            outcome: ActionOutcome = await workflow.execute_activity(
                 activity,
                 request,
                 result_type=ActionOutcome,
@@ -228,7 +229,7 @@ class AfterSalesCase:
             )
             return
         report = report_event(policy, command, self.now())
-        if report is not None:
+        if report is not None and outcome.completed:
             self._fire_due()
             self._absorb(step(policy, self._state(), report))
 

@@ -84,12 +84,16 @@ class ActionRequest(_Msg):
     key: str
     type: str
     params: dict[str, Any]
+    reports: str | None = None  # the event by which this action's result comes back (refund_completed)
 
 
 class ActionOutcome(_Msg):
     key: str
     delivered: bool  # False when the key was already delivered (a retry after a crash)
     detail: str = ""
+    # False when the result comes back later as the `reports` event from outside (a payment callback);
+    # True reports success to the case at once.
+    completed: bool = True
 
 
 class Deadline(_Msg):

@@ -1,0 +1,42 @@
+"""One time-skipping Temporal test server and one worker for the end-to-end tests of a session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.outbox import Outbox
+from aftersales_cli.devserver import test_server_binary as find_test_server
+from tests.conftest import POLICIES
+from tests.e2e.harness import Deferred, register_search_attributes, running_worker
+
+TASK_QUEUE = "aftersales-e2e"
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=find_test_server(), data_converter=pydantic_data_converter
+    )
+    await register_search_attributes(environment.client)
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture(scope="session")
+def deferred() -> Deferred:
+    return Deferred()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def outbox(
+    env: WorkflowEnvironment, deferred: Deferred, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Outbox]:
+    path: Path = tmp_path_factory.mktemp("e2e") / "outbox.sqlite3"
+    async with running_worker(env.client, POLICIES, path, TASK_QUEUE, deferred) as box:
+        yield box

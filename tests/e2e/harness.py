@@ -1,0 +1,173 @@
+"""Drive a scenario file through a real AfterSalesCase workflow, the way backend systems would.
+
+The time-skipping test server starts its clock at the real time; a scenario from the past runs with
+the workflow's clock offset so that the case sees the scenario's own dates (CaseStart docs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.case_activities import CaseActivities, OutboxSink
+from activities.outbox import Outbox
+from activities.policy_source import PolicySource
+from policy_engine.scenario import Scenario
+from workflows.case_workflow import AfterSalesCase
+from workflows.contract import (
+    QUERY_STATUS,
+    QUERY_TIMELINE,
+    UPDATE_SUBMIT_EVENT,
+    ActionRequest,
+    CaseStart,
+    CaseStatus,
+    EventRequest,
+    OpenRequest,
+    Timeline,
+    workflow_id_for,
+)
+from workflows.search_attributes import ALL_KEYS
+from worker import workflow_runner
+
+
+async def register_search_attributes(client: Client, namespace: str = "default") -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace, search_attributes={k.name: k.indexed_value_type for k in ALL_KEYS}
+        )
+    )
+
+
+@dataclass
+class Deferred:
+    """Report events a scenario lists itself (a slow payment service): not answered by the worker."""
+
+    by_case: dict[str, set[str]] = field(default_factory=dict)
+
+    def __call__(self, request: ActionRequest) -> bool:
+        return request.reports in self.by_case.get(request.case_id, set())
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client, policy_dir: Path, outbox_path: Path, task_queue: str, deferred: Deferred
+) -> AsyncIterator[Outbox]:
+    outbox = Outbox(outbox_path)
+    acts = CaseActivities(
+        PolicySource(policy_dir, check_every=0),
+        OutboxSink(outbox),
+        lambda: client,
+        task_queue=task_queue,
+        deferred_reports=deferred,
+    )
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[AfterSalesCase],
+        activities=acts.activities(),
+        activity_executor=concurrent.futures.ThreadPoolExecutor(max_workers=4),
+        workflow_runner=workflow_runner(),
+    ):
+        yield outbox
+
+
+@dataclass
+class LiveRun:
+    case_id: str
+    handle: WorkflowHandle[Any, Any]
+    refused: list[str]
+    timeline: Timeline
+    status: CaseStatus
+
+
+def _suffix_ids(scenario: Scenario) -> str:
+    # Unique per run so that reruns against a persistent server never collide.
+    return f"{scenario.case_id}-{uuid.uuid4().hex[:8]}"
+
+
+async def run_live(env: WorkflowEnvironment, scenario: Scenario, task_queue: str, deferred: Deferred) -> LiveRun:
+    client = env.client
+    case_id = _suffix_ids(scenario)
+    report_names = {"refund_completed"}
+    deferred.by_case[case_id] = {e.name for e in scenario.events if e.name in report_names}
+    server_now = await env.get_current_time()
+    offset = (scenario.opened_at - server_now).total_seconds()
+    handle = await client.start_workflow(
+        AfterSalesCase.run,
+        CaseStart(
+            open=OpenRequest(case_id=case_id, case_type=scenario.case_type, data=scenario.data, opened_at=scenario.opened_at),
+            clock_offset_seconds=offset,
+        ),
+        id=workflow_id_for(case_id),
+        task_queue=task_queue,
+    )
+
+    async def case_now() -> dt.datetime:
+        return await env.get_current_time() + dt.timedelta(seconds=offset)
+
+    refused: list[str] = []
+    for at, event in scenario.timed_events():
+        gap = (at - await case_now()).total_seconds()
+        if gap > 0:
+            await env.sleep(gap)
+        try:
+            await handle.execute_update(
+                UPDATE_SUBMIT_EVENT,
+                EventRequest(name=event.name, role=event.actor.role, actor_id=event.actor.id, data=event.data),
+                result_type=CaseStatus,
+            )
+        except Exception as exc:  # refused by the validator, or the case already closed
+            refused.append(f"{event.name}: {exc}")
+    until = scenario.end_time()
+    gap = (until - await case_now()).total_seconds()
+    if gap > 0:
+        await env.sleep(gap)
+    status, timeline = await settled(handle)
+    return LiveRun(case_id, handle, refused, timeline, status)
+
+
+async def settled(handle: WorkflowHandle[Any, Any], rounds: int = 50) -> tuple[CaseStatus, Timeline]:
+    """Status and timeline once the case stops changing (activities finish in real time)."""
+    last: int | None = None
+    timeline: Timeline | None = None
+    status: CaseStatus | None = None
+    for _ in range(rounds):
+        try:
+            timeline = await handle.query(QUERY_TIMELINE, result_type=Timeline)
+            status = await handle.query(QUERY_STATUS, result_type=CaseStatus)
+        except WorkflowQueryFailedError:  # still opening: the policy is being resolved
+            await asyncio.sleep(0.1)
+            continue
+        if last == len(timeline.entries):
+            break
+        last = len(timeline.entries)
+        await asyncio.sleep(0.1)
+    assert timeline is not None and status is not None
+    return status, timeline
+
+
+def story(entries: list[Any]) -> tuple[list[str], list[str]]:
+    """The states a case went through and the actions it took, in order: what parity compares."""
+    states: list[str] = []
+    actions: list[str] = []
+    for e in entries:
+        kind = e["kind"] if isinstance(e, dict) else e.kind
+        detail = e["detail"] if isinstance(e, dict) else e.detail
+        name = e["name"] if isinstance(e, dict) else e.name
+        if kind == "transition" and detail.get("to"):
+            states.append(detail["to"])
+        elif kind == "action" and not detail.get("error"):
+            actions.append(name)
+    return states, actions
