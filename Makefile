@@ -31,7 +31,7 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 	$(BIN)/aftersales policy validate
-	$(BIN)/aftersales policy test
+	$(BIN)/aftersales policy test --coverage --fail-under 100
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --quick

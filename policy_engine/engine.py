@@ -610,12 +610,14 @@ def open_case(resolved: ResolvedPolicy, inp: OpenCase) -> StepResult:
     )
     run = _Run(resolved, state, at)
     run.log("open", inp.case_type, policy=resolved.id, version=resolved.version)
-    for cname, clock in policy.sla.items():
-        if "open" in clock.start:
-            run.sla_start(cname, clock, state.sla[cname])
     assert policy.open is not None
     run.via = "open"
     run.run_handler(policy.open, None, "case")
+    # Clocks that start at opening start once the opening's decisions are taken: their targets may
+    # depend on them (a P1 complaint has 2 h). A case refused at opening starts no clock.
+    for cname, clock in policy.sla.items():
+        if "open" in clock.start and not state.closed and state.sla[cname].status == "pending":
+            run.sla_start(cname, clock, state.sla[cname])
     return StepResult(state=state, commands=run.commands)
 
 

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from temporalio.exceptions import ApplicationError
@@ -22,8 +23,13 @@ from workflows.contract import ActionRequest
 
 def _request(key: str = "R-1/1/refund") -> ActionRequest:
     return ActionRequest(
-        case_id="R-1", case_type="return", workflow_id="case-R-1", policy_version="v", key=key,
-        type="refund", params={"amount": 299.0},
+        case_id="R-1",
+        case_type="return",
+        workflow_id="case-R-1",
+        policy_version="v",
+        key=key,
+        type="refund",
+        params={"amount": 299.0},
     )
 
 
@@ -48,15 +54,15 @@ def test_outbox_dedupes_concurrent_writers(tmp_path: Path) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert results.count(True) == 1
+    assert len(results) == 16 and results.count(True) == 1
     assert Outbox(path).count("refund") == 1
 
 
 class _Receiver(BaseHTTPRequestHandler):
     status = 200
-    seen: list[tuple[bytes, dict[str, str]]] = []
+    seen: ClassVar[list[tuple[bytes, dict[str, str]]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).seen.append((body, dict(self.headers)))
         self.send_response(type(self).status)
@@ -104,8 +110,14 @@ def test_webhook_unreachable_is_retried() -> None:
 
 
 def test_settings_from_env() -> None:
-    s = Settings.from_env({"TEMPORAL_ADDRESS": "temporal.example:7233", "TEMPORAL_NAMESPACE": "shop",
-                           "TEMPORAL_API_KEY": "k", "AFTERSALES_LOG_FORMAT": "json"})
+    s = Settings.from_env(
+        {
+            "TEMPORAL_ADDRESS": "temporal.example:7233",
+            "TEMPORAL_NAMESPACE": "shop",
+            "TEMPORAL_API_KEY": "k",
+            "AFTERSALES_LOG_FORMAT": "json",
+        }
+    )
     assert (s.address, s.namespace, s.tls, s.log_format) == ("temporal.example:7233", "shop", True, "json")
     assert Settings.from_env({}).task_queue == "aftersales"
     with pytest.raises(ValueError, match="AFTERSALES_SINK"):

@@ -25,6 +25,7 @@ from activities.case_activities import CaseActivities, OutboxSink
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
 from policy_engine.scenario import Scenario
+from worker import workflow_runner
 from workflows.case_workflow import AfterSalesCase
 from workflows.contract import (
     QUERY_STATUS,
@@ -39,7 +40,6 @@ from workflows.contract import (
     workflow_id_for,
 )
 from workflows.search_attributes import ALL_KEYS
-from worker import workflow_runner
 
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> None:
@@ -107,7 +107,9 @@ async def run_live(env: WorkflowEnvironment, scenario: Scenario, task_queue: str
     handle = await client.start_workflow(
         AfterSalesCase.run,
         CaseStart(
-            open=OpenRequest(case_id=case_id, case_type=scenario.case_type, data=scenario.data, opened_at=scenario.opened_at),
+            open=OpenRequest(
+                case_id=case_id, case_type=scenario.case_type, data=scenario.data, opened_at=scenario.opened_at
+            ),
             clock_offset_seconds=offset,
         ),
         id=workflow_id_for(case_id),

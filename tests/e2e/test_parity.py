@@ -40,4 +40,3 @@ async def test_workflow_tells_the_same_story_as_the_simulator(
     rows = outbox.list(case_id=live.case_id)
     effects = [a for a in live_actions if a not in ("record",)]
     assert sorted(r["type"] for r in rows) == sorted(effects)
-
