@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,8 +92,29 @@ def pydantic_problems(exc: ValidationError, raw: Any, smap: SourceMap) -> list[P
             problems.append(smap.problem(path, f"missing required key '{missing}'"))
         else:
             where = f"{last}: " if isinstance(last, str) and kind != "value_error" else ""
-            problems.append(smap.problem(path, f"{where}{message}"))
+            problems.append(smap.problem(_refine_by_date(raw, path, message), f"{where}{message}"))
     return problems
+
+
+_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+
+
+def _refine_by_date(raw: Any, path: DocPath, message: str) -> DocPath:
+    """A whole-object check that names a date (a calendar's make-up day) points at that date's entry."""
+    match = _DATE.search(message)
+    if not match:
+        return path
+    node = raw
+    for part in path:
+        node = node[part]
+    if not isinstance(node, dict):
+        return path
+    for key, value in node.items():
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict) and str(item.get("date")) == match[1]:
+                    return (*path, key, i, "date")
+    return path
 
 
 def _known_keys(err: Any, raw: Any, parent: DocPath) -> list[str]:

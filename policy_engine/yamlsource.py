@@ -109,7 +109,11 @@ def _build(loader: _Loader, node: yaml.Node, path: DocPath, smap: SourceMap, pro
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, (*path, i), smap, problems) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as exc:  # a date that does not exist (2026-02-30) and the like
+        problems.append(Problem(*_pos(smap.file, node.start_mark), f"'{node.value}' is not valid: {exc}"))
+        return node.value
 
 
 def load_yaml_text(text: str, file: str) -> tuple[Any, SourceMap, list[Problem]]:
