@@ -7,6 +7,7 @@ and retried by Temporal never produces a second effect.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ from activities.policy_source import PolicySource
 from activities.webhook import WebhookSink
 from policy_engine.selection import SelectionError
 from workflows.contract import (
+    DEFAULT_TASK_QUEUE,
     WORKFLOW_TYPE,
     ActionOutcome,
     ActionRequest,
@@ -35,6 +37,10 @@ log = structlog.get_logger("aftersales.activities")
 
 
 class Sink(Protocol):
+    """Where effects go; `deliver` returns False when this key was already delivered (a retry)."""
+
+    outbox: Outbox
+
     def deliver(self, request: ActionRequest) -> bool: ...
 
 
@@ -49,19 +55,23 @@ class OutboxSink:
 
 
 class WebhookDeliverySink:
-    """Outbox row first (the dedupe), then the signed POST; a delivered row is never sent again."""
+    """Outbox row first (the dedupe), then the signed POST; a delivered row is never sent again.
+
+    A worker killed between the POST and `mark_delivered` sends once more on retry, with the same
+    idempotency key header, so the receiver sees one effect.
+    """
 
     def __init__(self, outbox: Outbox, webhook: WebhookSink) -> None:
         self.outbox = outbox
         self.webhook = webhook
 
     def deliver(self, request: ActionRequest) -> bool:
-        new = self.outbox.record(request.key, request.case_id, request.case_type, request.type, request.params)
+        self.outbox.record(request.key, request.case_id, request.case_type, request.type, request.params)
         if self.outbox.is_delivered(request.key):
             return False
-        self.webhook.deliver(_payload(request), request.key)
+        self.webhook.deliver(_payload(request), request.key)  # raises: Temporal retries (or gives up on 4xx)
         self.outbox.mark_delivered(request.key)
-        return new
+        return True
 
 
 def _payload(request: ActionRequest) -> dict[str, Any]:
@@ -73,17 +83,20 @@ def _payload(request: ActionRequest) -> dict[str, Any]:
         "policy_version": request.policy_version,
         "type": request.type,
         "params": request.params,
+        "reports": request.reports,
     }
 
 
 class CaseActivities:
+    """Holds the worker's policy source, sink and client; `activities()` is what the Worker registers."""
+
     def __init__(
         self,
         source: PolicySource,
         sink: Sink,
         client: Callable[[], Client],
         *,
-        task_queue: str = "aftersales",
+        task_queue: str = DEFAULT_TASK_QUEUE,
         deferred_reports: Callable[[ActionRequest], bool] | None = None,
     ) -> None:
         self.source = source
@@ -97,33 +110,56 @@ class CaseActivities:
     def activities(self) -> list[Callable[..., Any]]:
         return [self.resolve_policy, self.run_action, self.open_linked_case]
 
+    def _completed(self, request: ActionRequest) -> bool:
+        return request.reports is None or not self.deferred_reports(request)
+
     @activity.defn(name="resolve_policy")
     def resolve_policy(self, request: ResolveRequest) -> ResolvedPayload:
         """Select the policy for a new case; its content and hash go into the workflow history."""
-        try:
-            resolved = self.source.resolve(request.case_type, request.data, request.opened_at)
-        except SelectionError as exc:
-            details = "; ".join(getattr(exc, "details", []) or [])
-            raise ApplicationError(
-                f"{exc}{': ' + details if details else ''}", type="CaseRefused", non_retryable=True
-            ) from None
+        with structlog.contextvars.bound_contextvars(workflow_id=activity.info().workflow_id):
+            try:
+                resolved = self.source.resolve(request.case_type, request.data, request.opened_at)
+            except SelectionError as exc:  # str(exc) lists the details: which field, why
+                log.info("case refused", case_type=request.case_type, reason=str(exc))
+                raise ApplicationError(str(exc), type="CaseRefused", non_retryable=True) from None
+            log.info("policy resolved", case_type=request.case_type, policy=resolved.id, version=resolved.short_version)
         return ResolvedPayload(
             policy_id=resolved.id, policy_version=resolved.version, policy_content=resolved.content()
         )
 
     @activity.defn(name="run_action")
     def run_action(self, request: ActionRequest) -> ActionOutcome:
+        """Hand one effect to the sink under its idempotency key (notifications come rendered)."""
         with structlog.contextvars.bound_contextvars(case_id=request.case_id, workflow_id=request.workflow_id):
             delivered = self.sink.deliver(request)
-            log.info("effect", type=request.type, key=request.key, new=delivered, attempt=activity.info().attempt)
-        completed = request.reports is None or not self.deferred_reports(request)
-        return ActionOutcome(key=request.key, delivered=delivered, completed=completed)
+            log.info("effect", type=request.type, key=request.key, delivered=delivered, attempt=activity.info().attempt)
+        return ActionOutcome(
+            key=request.key,
+            delivered=delivered,
+            detail="" if delivered else "already delivered",
+            completed=self._completed(request),
+        )
+
+    def _record_done(self, request: ActionRequest) -> bool:
+        box = self.sink.outbox  # SQLite blocks: called in a thread, off the event loop
+        new = box.record(request.key, request.case_id, request.case_type, request.type, request.params)
+        box.mark_delivered(request.key)
+        return new
 
     @activity.defn(name="open_linked_case")
     async def open_linked_case(self, request: ActionRequest) -> ActionOutcome:
-        """Start the linked case (a repair converted to a return); a retry finds it already started."""
+        """Start the linked case (a repair converted to a return); a retry finds it already started.
+
+        Async because it needs the client; it runs on the worker's event loop, not the thread pool.
+        """
         params = request.params
+        missing = [k for k in ("case_id", "case_type") if not params.get(k)]
+        if missing:
+            raise ApplicationError(
+                f"open_case action {request.key} lacks {', '.join(missing)}", type="InvalidAction", non_retryable=True
+            )
         case_id = str(params["case_id"])
+        linked_id = workflow_id_for(case_id)
         opening = OpenRequest(
             case_id=case_id,
             case_type=str(params["case_type"]),
@@ -131,17 +167,19 @@ class CaseActivities:
             links={"linked_to": str(params.get("linked_to") or request.case_id)},
         )
         with structlog.contextvars.bound_contextvars(case_id=request.case_id, workflow_id=request.workflow_id):
-            new = self.sink.deliver(request)
             try:
                 handle: WorkflowHandle[Any, Any] = await self.client().start_workflow(
                     WORKFLOW_TYPE,
                     CaseStart(open=opening),
-                    id=workflow_id_for(case_id),
+                    id=linked_id,
                     task_queue=self.task_queue,
+                    # Running: attach to it; closed: refuse. Either way a retry does not open a second case.
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 )
                 log.info("linked case opened", linked_case=case_id, run_id=handle.result_run_id)
             except WorkflowAlreadyStartedError:
                 log.info("linked case already open", linked_case=case_id)
-        return ActionOutcome(key=request.key, delivered=new, detail=workflow_id_for(case_id))
+            # Recorded after the start, so the outbox never lists a case that was not opened.
+            new = await asyncio.to_thread(self._record_done, request)
+        return ActionOutcome(key=request.key, delivered=new, detail=linked_id, completed=self._completed(request))

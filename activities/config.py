@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,18 @@ class Settings:
     deferred_reports: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        """A wrong setting stops the worker at start, with the variable to fix, not at the first case."""
+        if not self.address:
+            raise ValueError("TEMPORAL_ADDRESS must not be empty (host:port)")
+        if not self.task_queue:
+            raise ValueError("AFTERSALES_TASK_QUEUE must not be empty")
         if self.sink not in SINKS:
             raise ValueError(f"AFTERSALES_SINK must be one of {', '.join(SINKS)}, not '{self.sink}'")
         if self.sink == "webhook" and not self.webhook_urls:
             raise ValueError("AFTERSALES_SINK=webhook needs AFTERSALES_WEBHOOK_URLS (comma separated)")
+        bad = [u for u in self.webhook_urls if not u.startswith(("http://", "https://"))]
+        if bad:
+            raise ValueError(f"AFTERSALES_WEBHOOK_URLS must be http:// or https:// URLs, not {', '.join(bad)}")
         if self.sink == "webhook" and not self.webhook_secret:
             raise ValueError("AFTERSALES_SINK=webhook needs AFTERSALES_WEBHOOK_SECRET to sign the requests")
         if self.log_format not in LOG_FORMATS:
@@ -55,10 +64,12 @@ class Settings:
 
     @property
     def tls(self) -> bool:
+        """Temporal Cloud API keys only travel over TLS, so an API key turns TLS on."""
         return bool(self.tls_cert or self.tls_ca or self.api_key)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the environment (or `env`, for tests); raises ValueError naming the wrong variable."""
         e = dict(os.environ if env is None else env)
 
         def get(name: str, default: str | None = None) -> str | None:
@@ -73,29 +84,35 @@ class Settings:
             task_queue=get("AFTERSALES_TASK_QUEUE", "aftersales") or "",
             policy_dir=get("AFTERSALES_POLICY_DIR", "policies") or "",
             outbox_path=get("AFTERSALES_OUTBOX", ".aftersales/outbox.sqlite3") or "",
-            sink=get("AFTERSALES_SINK", "outbox") or "",
+            sink=(get("AFTERSALES_SINK", "outbox") or "").lower(),
             webhook_urls=urls,
             webhook_secret=get("AFTERSALES_WEBHOOK_SECRET", "") or "",
             tls_cert=get("TEMPORAL_TLS_CERT"),
             tls_key=get("TEMPORAL_TLS_KEY"),
             tls_ca=get("TEMPORAL_TLS_CA"),
             api_key=get("TEMPORAL_API_KEY"),
-            log_format=get("AFTERSALES_LOG_FORMAT", default_format) or default_format,
+            log_format=(get("AFTERSALES_LOG_FORMAT", default_format) or default_format).lower(),
             deferred_reports=[x.strip() for x in (get("AFTERSALES_DEFERRED_REPORTS") or "").split(",") if x.strip()],
         )
 
 
-def _read(path: str | None) -> bytes | None:
-    return Path(path).read_bytes() if path else None
+def _read(path: str | None, variable: str) -> bytes | None:
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{variable}: cannot read {path}: {exc.strerror or exc}") from None
 
 
 async def connect_client(settings: Settings, data_converter: DataConverter) -> Client:
+    """Connect as the settings say: plain on one machine, TLS (mutual or server-only) or an API key elsewhere."""
     tls: bool | TLSConfig = False
     if settings.tls:
         tls = TLSConfig(
-            server_root_ca_cert=_read(settings.tls_ca),
-            client_cert=_read(settings.tls_cert),
-            client_private_key=_read(settings.tls_key),
+            server_root_ca_cert=_read(settings.tls_ca, "TEMPORAL_TLS_CA"),
+            client_cert=_read(settings.tls_cert, "TEMPORAL_TLS_CERT"),
+            client_private_key=_read(settings.tls_key, "TEMPORAL_TLS_KEY"),
         )
     return await Client.connect(
         settings.address,
@@ -109,18 +126,27 @@ async def connect_client(settings: Settings, data_converter: DataConverter) -> C
 def configure_logging(fmt: str = "console", level: int = logging.INFO) -> None:
     """structlog for our logs and the standard library's (Temporal's), JSON in production."""
     renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
+    # JSON needs tracebacks as text; the console renderer prints them itself, prettier.
+    tail: list[Any] = [structlog.processors.format_exc_info] if fmt == "json" else []
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,  # case_id and workflow_id bound by the activities
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, *tail, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
+        # Logs go to stderr, like the standard library's: stdout stays for command output.
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler()
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=shared))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail, renderer],
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

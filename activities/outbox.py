@@ -34,6 +34,8 @@ def _now() -> str:
 
 
 class Outbox:
+    """Safe to share between threads and processes: every call opens its own connection."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +79,7 @@ class Outbox:
             db.close()
 
     def is_delivered(self, key: str) -> bool:
+        """Whether a receiver already accepted this effect (an earlier attempt got through)."""
         db = self._connect()
         try:
             row = db.execute("SELECT delivered_at FROM effects WHERE key = ?", (key,)).fetchone()
@@ -85,13 +88,20 @@ class Outbox:
             db.close()
 
     def mark_delivered(self, key: str) -> None:
+        """Stamp the row once the receiver accepted it, so a retry does not send it again."""
         db = self._connect()
         try:
             db.execute("UPDATE effects SET delivered_at = ? WHERE key = ? AND delivered_at IS NULL", (_now(), key))
         finally:
             db.close()
 
-    def list(
+    def rows(
+        self, case_id: str | None = None, type: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Effects oldest first, params decoded; filtered by case and action type."""
+        return self.list(case_id=case_id, type=type, limit=limit)
+
+    def list(  # the name the CLI and the end-to-end tests use
         self, case_id: str | None = None, type: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
         query = "SELECT * FROM effects"
@@ -117,6 +127,7 @@ class Outbox:
         return rows
 
     def count(self, type: str | None = None) -> int:
+        """How many effects (of one action type), for tests and the benchmark."""
         db = self._connect()
         try:
             if type:

@@ -26,7 +26,11 @@ Fingerprint = tuple[tuple[str, int, int], ...]
 
 
 def fingerprint(policy_dir: Path) -> Fingerprint:
-    files = sorted(p for p in policy_dir.rglob("*") if p.suffix in (".yaml", ".yml", ".j2") and p.is_file())
+    """Cheap change detection (path, mtime, size of every policy, calendar and template file)."""
+    try:
+        files = sorted(p for p in policy_dir.rglob("*") if p.suffix in (".yaml", ".yml", ".j2") and p.is_file())
+    except OSError:  # a folder removed while we walked: looks changed, and the reload decides
+        return ()
     out = []
     for path in files:
         try:
@@ -38,6 +42,8 @@ def fingerprint(policy_dir: Path) -> Fingerprint:
 
 
 class PolicySource:
+    """Thread-safe: activities call `resolve` from the worker's thread pool."""
+
     def __init__(self, policy_dir: Path, *, check_every: float = 1.0) -> None:
         self.policy_dir = policy_dir
         self.check_every = check_every
@@ -48,6 +54,7 @@ class PolicySource:
         self.rejected: Fingerprint | None = None  # the last fingerprint found invalid (logged once)
 
     def current(self) -> PolicySet:
+        """The set serving new cases (running cases keep the policy they pinned)."""
         return self._set
 
     def maybe_reload(self) -> bool:
@@ -65,9 +72,19 @@ class PolicySource:
             except PolicyError as exc:
                 self.rejected = seen
                 for problem in exc.problems:
-                    log.error("policy problem", problem=str(problem))
+                    log.error(str(problem), policy_dir=str(self.policy_dir))  # FILE:LINE:COL: message
                 log.error(
-                    "the edited policy set is invalid; still serving the last good set", problems=len(exc.problems)
+                    "the edited policy set is invalid; still serving the last good set",
+                    policy_dir=str(self.policy_dir),
+                    problems=len(exc.problems),
+                )
+                return False
+            except Exception as exc:  # a file caught mid-write, a permission change: same rule
+                self.rejected = seen
+                log.error(
+                    "cannot reload the policies; still serving the last good set",
+                    policy_dir=str(self.policy_dir),
+                    error=f"{type(exc).__name__}: {exc}",
                 )
                 return False
             self._set, self._fingerprint, self.rejected = new, seen, None
@@ -75,5 +92,6 @@ class PolicySource:
             return True
 
     def resolve(self, case_type: str, data: Mapping[str, Any], opened_at: dt.datetime) -> ResolvedPolicy:
+        """The policy for a new case, from fresh files; raises SelectionError when none fits."""
         self.maybe_reload()
         return self._set.select(case_type, data, opened_at)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import time
 import urllib.error
@@ -19,18 +20,23 @@ from temporalio.exceptions import ApplicationError
 SIGNATURE_HEADER = "X-Aftersales-Signature"
 KEY_HEADER = "X-Aftersales-Idempotency-Key"
 TIMESTAMP_HEADER = "X-Aftersales-Timestamp"
+# 4xx answers that mean "not now" rather than "never": request timeout, too early, too many requests.
+RETRY_4XX = frozenset({408, 425, 429})
 
 
 def sign(body: bytes, secret: str) -> str:
+    """The signature header value: `sha256=` and the hex HMAC-SHA256 of the exact body bytes."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def verify(body: bytes, secret: str, header: str) -> bool:
-    """For receivers: does the signature header match this body?"""
-    return hmac.compare_digest(sign(body, secret), header)
+    """For receivers: does the signature header match this body? (Constant time, any header text.)"""
+    return hmac.compare_digest(sign(body, secret).encode(), (header or "").encode("utf-8", "replace"))
 
 
 class WebhookSink:
+    """POSTs one effect to every URL; a retry re-sends to all, and receivers dedupe on the key header."""
+
     def __init__(self, urls: list[str], secret: str, timeout: float = 10.0) -> None:
         self.urls = urls
         self.secret = secret
@@ -50,12 +56,15 @@ class WebhookSink:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     response.read()
             except urllib.error.HTTPError as exc:
-                if 400 <= exc.code < 500:
+                exc.close()
+                if 400 <= exc.code < 500 and exc.code not in RETRY_4XX:
                     raise ApplicationError(
-                        f"{url} refused the effect {key}: HTTP {exc.code}", type="WebhookRejected", non_retryable=True
+                        f"{url} refused the effect {key}: HTTP {exc.code} {exc.reason}",
+                        type="WebhookRejected",
+                        non_retryable=True,
                     ) from None
                 raise ApplicationError(
-                    f"{url} failed with HTTP {exc.code}; will retry", type="WebhookUnavailable"
+                    f"{url} failed with HTTP {exc.code} {exc.reason}; will retry", type="WebhookUnavailable"
                 ) from None
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
                 raise ApplicationError(f"{url} unreachable ({exc}); will retry", type="WebhookUnavailable") from None
