@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install bench bench-full clean docs
+.PHONY: run test lint typecheck unit install bench bench-full clean docs histories
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 not found; set PY=/path/to/python3.11"; exit 2; }
@@ -41,6 +41,10 @@ bench-full: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m aftersales_cli.docs_gen
+
+# Record workflow histories of the policy tests for the replay test (after a deliberate workflow change).
+histories: $(STAMP)
+	$(BIN)/python -m tests.e2e.record_histories
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,114 @@
+"""What backend systems rely on: refusals leave no trace, cases keep their policy, starts are idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.outbox import Outbox
+from policy_engine.scenario import load_scenario
+from starter import CaseClient, CaseConflict, EventRefused
+from tests.conftest import POLICIES, SCENARIOS
+from tests.e2e.conftest import TASK_QUEUE
+from tests.e2e.harness import Deferred, running_worker
+from workflows.contract import UPDATE_SUBMIT_EVENT, CaseStatus, EventRequest
+
+HAPPY = load_scenario(SCENARIOS / "return-no-reason-happy-path.yaml")
+
+
+async def _fresh_data(env: WorkflowEnvironment) -> dict[str, object]:
+    """The happy-path case data, delivered yesterday by the server's clock (inside the 7-day window)."""
+    data = json.loads(json.dumps(HAPPY.data, default=str))
+    data["order"]["delivered_at"] = (await env.get_current_time() - dt.timedelta(days=1)).isoformat()
+    return data
+
+
+async def test_refused_updates_say_why_and_leave_no_trace(env: WorkflowEnvironment, outbox: Outbox) -> None:
+    cases = CaseClient(env.client, TASK_QUEUE)
+    await cases.open("return", "E2E-REFUSE-1", await _fresh_data(env))
+    handle = cases.handle("E2E-REFUSE-1")
+    before = len((await handle.fetch_history()).events)
+    attempts = [
+        (EventRequest(name="return_delivered", role="system"), "not accepted in state 'awaiting_merchant'"),
+        (EventRequest(name="merchant_approve", role="customer", actor_id="C-1"), "role 'customer' may not send"),
+        (
+            EventRequest(name="merchant_reject", role="merchant", data={"reason": 42}),
+            "invalid data for 'merchant_reject'",
+        ),
+        (EventRequest(name="teleport", role="merchant"), "unknown event 'teleport'"),
+    ]
+    for request, reason in attempts:
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            await handle.execute_update(UPDATE_SUBMIT_EVENT, request, result_type=CaseStatus)
+        assert reason in str(info.value.cause)
+    history = await handle.fetch_history()
+    # No update was accepted or recorded: at most the empty workflow tasks that ran the validator (the
+    # time-skipping test server writes them; a real server's speculative tasks leave nothing at all).
+    task_events = {
+        EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    }
+    assert all(e.event_type in task_events for e in history.events[before:])
+    assert not any(e.HasField("workflow_execution_update_accepted_event_attributes") for e in history.events)
+    text = history.to_json()
+    assert "teleport" not in text
+    status = await cases.status("E2E-REFUSE-1")
+    assert status.state == "awaiting_merchant" and status.refused_events == 0
+    # The client surfaces the same reason as a clear exception.
+    with pytest.raises(EventRefused, match="may not send"):
+        await cases.event("E2E-REFUSE-1", "merchant_approve", "customer", "C-1", {})
+
+
+async def test_events_with_the_same_key_apply_once(env: WorkflowEnvironment, outbox: Outbox) -> None:
+    cases = CaseClient(env.client, TASK_QUEUE)
+    await cases.open("return", "E2E-KEY-1", await _fresh_data(env))
+    first = await cases.event("E2E-KEY-1", "merchant_approve", "merchant", "M-1", {}, key="approve-1")
+    again = await cases.event("E2E-KEY-1", "merchant_approve", "merchant", "M-1", {}, key="approve-1")
+    assert first.state == again.state == "awaiting_shipment"
+    assert again.duplicate
+    approvals = [e for e in (await cases.timeline("E2E-KEY-1")).entries if e.name == "merchant_approve"]
+    assert len(approvals) == 1
+
+
+async def test_opening_is_idempotent_and_conflicts_are_clear(env: WorkflowEnvironment, outbox: Outbox) -> None:
+    cases = CaseClient(env.client, TASK_QUEUE)
+    data = await _fresh_data(env)
+    a = await cases.open("return", "E2E-OPEN-1", data)
+    b = await cases.open("return", "E2E-OPEN-1", data)
+    assert a.opened_at == b.opened_at and a.policy_version == b.policy_version
+    changed = {**data, "reason": "quality_defect"}
+    with pytest.raises(CaseConflict):
+        await cases.open("return", "E2E-OPEN-1", changed)
+
+
+async def test_a_case_keeps_its_policy_when_the_files_change(env: WorkflowEnvironment, tmp_path: Path) -> None:
+    folder = tmp_path / "policies"
+    shutil.copytree(POLICIES, folder, ignore=shutil.ignore_patterns("tests"))
+    queue = "aftersales-pinning"
+    async with running_worker(env.client, folder, tmp_path / "o.sqlite3", queue, Deferred()):
+        cases = CaseClient(env.client, queue)
+        old = await cases.open("return", "E2E-PIN-OLD", await _fresh_data(env))
+        assert old.deadlines[0].due - old.opened_at == dt.timedelta(hours=48)
+        returns = folder / "returns.yaml"
+        returns.write_text(
+            returns.read_text(encoding="utf-8").replace("after: 48h  ", "after: 72h  "), encoding="utf-8"
+        )
+        new = await cases.open("return", "E2E-PIN-NEW", await _fresh_data(env))
+        assert new.policy_version != old.policy_version
+        assert new.deadlines[0].due - new.opened_at == dt.timedelta(hours=72)
+        # The old case still runs on its pinned policy: 48 h later it is approved automatically.
+        await env.sleep(48 * 3600 + 60)
+        assert (await cases.status("E2E-PIN-OLD")).state == "awaiting_shipment"
+        assert (await cases.status("E2E-PIN-NEW")).state == "awaiting_merchant"
+        assert (await cases.status("E2E-PIN-OLD")).policy_version == old.policy_version
+        # Their timers would fire on a queue with no worker and hold the test server's clock still.
+        for case_id in ("E2E-PIN-OLD", "E2E-PIN-NEW"):
+            await cases.handle(case_id).terminate("test over")
