@@ -20,6 +20,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -32,6 +33,7 @@ from workflows.contract import (
     QUERY_STATUS,
     QUERY_TIMELINE,
     SIGNAL_EVENT,
+    STILL_OPENING,
     UPDATE_SUBMIT_EVENT,
     WORKFLOW_TYPE,
     CaseStart,
@@ -41,6 +43,8 @@ from workflows.contract import (
     Timeline,
     workflow_id_for,
 )
+
+OPENING_PATIENCE = 10.0  # seconds an event is retried while the case is still opening
 
 
 class CaseError(Exception):
@@ -61,6 +65,10 @@ class EventRefused(CaseError):
 
 class CaseNotFound(CaseError):
     pass
+
+
+class NoAnswerYet(CaseError):
+    """The server or the worker did not answer in time; send the same event again with the same key."""
 
 
 @dataclass(frozen=True)
@@ -167,8 +175,25 @@ class CaseClient:
         data: dict[str, Any] | None = None,
         key: str | None = None,
     ) -> CaseStatus:
-        """Report an event and wait for the case's answer; raises EventRefused with the reason."""
+        """Report an event and wait for the case's answer; raises EventRefused with the reason.
+
+        A case that is still opening refuses events for a moment; they are sent again for up to
+        `OPENING_PATIENCE` seconds before the refusal reaches the caller.
+        """
         request = EventRequest(name=name, role=role, actor_id=actor_id, data=data or {}, key=key)
+        deadline = asyncio.get_running_loop().time() + OPENING_PATIENCE
+        delay = 0.05
+        while True:
+            try:
+                return await self._submit(case_id, request)
+            except EventRefused as exc:
+                if STILL_OPENING not in str(exc) or asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def _submit(self, case_id: str, request: EventRequest) -> CaseStatus:
+        name = request.name
         try:
             result: CaseStatus = await self.handle(case_id).execute_update(
                 UPDATE_SUBMIT_EVENT, request, result_type=CaseStatus
@@ -177,6 +202,14 @@ class CaseClient:
             cause = exc.cause
             reason = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
             raise EventRefused(reason) from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError from None  # our caller cancelled: not a lost answer
+            raise NoAnswerYet(
+                f"case {case_id}: no answer to {name} yet (server or worker busy or restarting); "
+                "send it again with the same key"
+            ) from None
         except RPCError as exc:
             raise await self._why_unreachable(case_id, exc) from None
         return result

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         QUERY_STATUS,
         QUERY_TIMELINE,
         SIGNAL_EVENT,
+        STILL_OPENING,
         UPDATE_SUBMIT_EVENT,
         WORKFLOW_TYPE,
         ActionOutcome,
@@ -65,6 +66,8 @@ class AfterSalesCase:
         self.timers_changed = False
         self.indexed: dict[str, Any] = {}
         self.offset = dt.timedelta(0)
+        # History length of the workflow task in which the opening finished (see _validate_event).
+        self.opened_in_task: int | None = None
 
     def now(self) -> dt.datetime:
         """The case's clock: the server's, shifted for replayed scenarios (see CaseStart)."""
@@ -126,6 +129,7 @@ class AfterSalesCase:
         except OpenRefused as exc:
             raise ApplicationError(str(exc), type="CaseRefused", non_retryable=True) from None
         self._absorb(result)
+        self.opened_in_task = workflow.info().get_current_history_length()
         workflow.logger.info(
             "case opened",
             extra={"case_id": req.case_id, "policy": payload.policy_id, "policy_version": payload.policy_version[:12]},
@@ -259,13 +263,23 @@ class AfterSalesCase:
     @submit_event.validator
     def _validate_event(self, req: EventRequest) -> None:
         # The engine's own check, on the case as it stands now: a refused update leaves no trace.
-        if self.state is None or self.policy is None:
-            raise ValueError("the case is still opening; send the event again in a moment")
+        if self.state is None or self.policy is None or self._opening_task():
+            raise ValueError(f"{STILL_OPENING}; send the event again in a moment")
         if req.key is not None and req.key in self.state.event_keys:
             return
         reason = check_event(self.policy, self._projected(), self._event(req))
         if reason is not None:
             raise ValueError(reason)
+
+    def _opening_task(self) -> bool:
+        """True while this workflow task is the one that finished the opening.
+
+        An update accepted in that task would follow the opening's commands in the live history,
+        but a worker replaying it from scratch delivers the update together with the policy
+        activity's result and accepts it first: a non-determinism error (found by the chaos test).
+        Refused here, the update leaves no trace and the sender's retry lands in a later task.
+        """
+        return self.opened_in_task is not None and workflow.info().get_current_history_length() == self.opened_in_task
 
     @workflow.signal(name=SIGNAL_EVENT)
     def event(self, req: EventRequest) -> None:

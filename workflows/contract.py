@@ -14,6 +14,8 @@ from policy_engine.case import CaseState, RunAction, TimelineEntry
 
 WORKFLOW_TYPE = "AfterSalesCase"
 DEFAULT_TASK_QUEUE = "aftersales"
+# The refusal a case gives while its policy is being resolved; CaseClient retries it for a moment.
+STILL_OPENING = "the case is still opening"
 UPDATE_SUBMIT_EVENT = "submit_event"
 SIGNAL_EVENT = "event"
 QUERY_STATUS = "status"
