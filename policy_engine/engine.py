@@ -34,13 +34,13 @@ from policy_engine.case import (
     TimelineEntry,
     TimerDue,
 )
+from policy_engine.decisions import evaluate as evaluate_decision
+from policy_engine.decisions import plain
 from policy_engine.durations import BusinessHours, CalendarDays, Duration
 from policy_engine.expressions import (
     ExpressionError,
     compile_expression,
     compile_template,
-    lookup_path,
-    referenced_paths,
 )
 from policy_engine.fields import normalise_data
 from policy_engine.model import Action, Branch, Handler, Policy, SlaClock, Target, duration_of
@@ -217,43 +217,17 @@ class _Run:
             except ExpressionError as exc:
                 self.log("variable", name, error=str(exc))
                 continue
-            self.s.vars[name] = _plain(value)
+            self.s.vars[name] = plain(value)
             self.log("variable", name, value=self.s.vars[name])
 
     def decide(self, table: str, event: EventIn | None) -> None:
-        decision = self.policy.decisions[table]
-        names = self.names(event)
-        read: dict[str, Any] = {}
-        errors: list[str] = []
-        for rule in decision.rules:
-            if rule.if_ is not None:
-                for path in referenced_paths(rule.if_):
-                    read[path] = _plain(lookup_path(names, path))
-                try:
-                    if not compile_expression(rule.if_).test(names):
-                        continue
-                except ExpressionError as exc:
-                    errors.append(f"{rule.id}: {exc}")
-                    continue
-            outputs = {k: self.output_value(v, names, errors) for k, v in rule.then.items()}
-            self.s.decisions[table] = DecisionTaken(rule=rule.id, outputs=outputs, at=self.now)
-            detail: dict[str, Any] = {"rule": rule.id, "outputs": outputs, "inputs": read}
-            if errors:
-                detail["errors"] = errors
-            self.log("decision", table, **detail)
-            return
-        # The validator requires a final catch-all row, so this only happens when every row errs.
-        self.log("decision", table, rule=None, outputs={}, inputs=read, errors=errors)
-
-    @staticmethod
-    def output_value(value: Any, names: Mapping[str, Any], errors: list[str]) -> Any:
-        if isinstance(value, str) and value.startswith("="):
-            try:
-                return _plain(compile_expression(value[1:])(names))
-            except ExpressionError as exc:
-                errors.append(str(exc))
-                return None
-        return _plain(value)
+        outcome = evaluate_decision(self.policy.decisions[table], self.names(event))
+        detail: dict[str, Any] = {"rule": outcome.rule, "outputs": outcome.outputs, "inputs": outcome.inputs}
+        if outcome.errors:
+            detail["errors"] = outcome.errors
+        if outcome.rule is not None:
+            self.s.decisions[table] = DecisionTaken(rule=outcome.rule, outputs=outcome.outputs, at=self.now)
+        self.log("decision", table, **detail)
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -282,7 +256,7 @@ class _Run:
 
     def action_params(self, action: Action, names: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
         def ev(text: str) -> Any:
-            return _plain(compile_expression(text)(names))
+            return plain(compile_expression(text)(names))
 
         if action.notify is not None:
             return self.notification(action.notify.template, action.notify.to, names), None
@@ -546,19 +520,6 @@ def _as_datetime(value: Any) -> dt.datetime | None:
     raise TypeError(f"expected a date-time, got {value!r}")
 
 
-def _plain(value: Any) -> Any:
-    """Values stored in the case are plain JSON data."""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return value
-    return value
-
-
 def _working_copy(state: CaseState) -> CaseState:
     """A copy whose containers may be changed without touching the caller's state.
 
@@ -603,7 +564,7 @@ def open_case(resolved: ResolvedPolicy, inp: OpenCase) -> StepResult:
         data=data,
         links=dict(inp.links),
         vars={
-            name: _plain(spec.default) if spec.default is not None else None for name, spec in policy.variables.items()
+            name: plain(spec.default) if spec.default is not None else None for name, spec in policy.variables.items()
         },
         counters={name: 0 for name in policy.counters},
         sla={name: SlaClockState() for name in policy.sla},

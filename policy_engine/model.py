@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from policy_engine.durations import Duration, parse_duration
 from policy_engine.fields import FieldSpec
@@ -267,6 +267,8 @@ class Rule(_Model):
 class Decision(_Model):
     description: str = ""
     rules: list[Rule] = Field(min_length=1)
+    # The table compiled into one expression, built on first use (policy_engine/decisions.py).
+    _compiled: Any = PrivateAttr(default=None)
 
 
 class Counter(_Model):
