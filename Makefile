@@ -33,10 +33,16 @@ test: lint typecheck unit
 	$(BIN)/aftersales policy validate
 	$(BIN)/aftersales policy test --coverage --fail-under 100
 
-bench: $(STAMP)
+# Benchmarks need two extra packages (zen-engine as a baseline, psutil to read memory).
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,calendars,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench --quick
 
-bench-full: $(STAMP)
+bench-full: $(BENCH_STAMP)
 	$(BIN)/python -m bench --full
 
 docs: $(STAMP)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -34,21 +35,19 @@ def _now() -> str:
 
 
 class Outbox:
-    """Safe to share between threads and processes: every call opens its own connection."""
+    """Safe to share between threads and processes: each thread keeps its own connection."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(50):
             try:
                 db = self._connect()
-                try:
-                    # Switching the journal mode takes an exclusive lock and does not wait on busy: retry.
-                    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                        db.execute("PRAGMA journal_mode=WAL")
-                    db.executescript(_SCHEMA)
-                finally:
-                    db.close()
+                # Switching the journal mode takes an exclusive lock and does not wait on busy: retry.
+                if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
                 return
             except sqlite3.OperationalError:
                 if attempt == 49:
@@ -56,44 +55,40 @@ class Outbox:
                 time.sleep(0.05)
 
     def _connect(self) -> sqlite3.Connection:
-        # A connection per call: activities run on a thread pool, and sqlite3 objects are per thread.
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA busy_timeout=30000")
+        # One connection per thread, kept open: activities run on a thread pool and sqlite3 objects
+        # belong to their thread; closing the last connection to a WAL file checkpoints it, which
+        # made every effect pay a checkpoint when connections were opened per call.
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db = db
         return db
 
     def record(self, key: str, case_id: str, case_type: str, type: str, params: dict[str, Any]) -> bool:
         """Write the effect once; True when this call wrote it, False when a retry found it."""
         body = json.dumps(params, ensure_ascii=False, sort_keys=True, default=str)
         db = self._connect()
-        try:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO effects (key, case_id, case_type, type, params, created_at) VALUES (?,?,?,?,?,?)",
-                (key, case_id, case_type, type, body, _now()),
-            )
-            if cur.rowcount == 0:
-                db.execute("UPDATE effects SET attempts = attempts + 1 WHERE key = ?", (key,))
-                return False
-            return True
-        finally:
-            db.close()
+        cur = db.execute(
+            "INSERT OR IGNORE INTO effects (key, case_id, case_type, type, params, created_at) VALUES (?,?,?,?,?,?)",
+            (key, case_id, case_type, type, body, _now()),
+        )
+        if cur.rowcount == 0:
+            db.execute("UPDATE effects SET attempts = attempts + 1 WHERE key = ?", (key,))
+            return False
+        return True
 
     def is_delivered(self, key: str) -> bool:
         """Whether a receiver already accepted this effect (an earlier attempt got through)."""
         db = self._connect()
-        try:
-            row = db.execute("SELECT delivered_at FROM effects WHERE key = ?", (key,)).fetchone()
-            return bool(row and row["delivered_at"])
-        finally:
-            db.close()
+        row = db.execute("SELECT delivered_at FROM effects WHERE key = ?", (key,)).fetchone()
+        return bool(row and row["delivered_at"])
 
     def mark_delivered(self, key: str) -> None:
         """Stamp the row once the receiver accepted it, so a retry does not send it again."""
         db = self._connect()
-        try:
-            db.execute("UPDATE effects SET delivered_at = ? WHERE key = ? AND delivered_at IS NULL", (_now(), key))
-        finally:
-            db.close()
+        db.execute("UPDATE effects SET delivered_at = ? WHERE key = ? AND delivered_at IS NULL", (_now(), key))
 
     def rows(
         self, case_id: str | None = None, type: str | None = None, limit: int | None = None
@@ -118,10 +113,7 @@ class Outbox:
         if limit:
             query += f" LIMIT {int(limit)}"
         db = self._connect()
-        try:
-            rows = [dict(r) for r in db.execute(query, args).fetchall()]
-        finally:
-            db.close()
+        rows = [dict(r) for r in db.execute(query, args).fetchall()]
         for row in rows:
             row["params"] = json.loads(row["params"])
         return rows
@@ -129,9 +121,6 @@ class Outbox:
     def count(self, type: str | None = None) -> int:
         """How many effects (of one action type), for tests and the benchmark."""
         db = self._connect()
-        try:
-            if type:
-                return int(db.execute("SELECT COUNT(*) FROM effects WHERE type = ?", (type,)).fetchone()[0])
-            return int(db.execute("SELECT COUNT(*) FROM effects").fetchone()[0])
-        finally:
-            db.close()
+        if type:
+            return int(db.execute("SELECT COUNT(*) FROM effects WHERE type = ?", (type,)).fetchone()[0])
+        return int(db.execute("SELECT COUNT(*) FROM effects").fetchone()[0])
