@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,12 @@ def simulate(
     results = list(run_all(policy_set, scenarios, label="simulating"))
     if as_json:
         payload: Any = [r.model_dump(mode="json") for r in results]
-        print(json.dumps(payload[0] if len(payload) == 1 else payload, ensure_ascii=False, indent=2))
+        # Indented for a person; compact when many results go to a program (indenting turns off
+        # the C encoder and costs more than the simulation itself).
+        pretty = len(payload) == 1 or sys.stdout.isatty()
+        print(
+            json.dumps(payload[0] if len(payload) == 1 else payload, ensure_ascii=False, indent=2 if pretty else None)
+        )
     else:
         for result in results:
             print_result(result)
