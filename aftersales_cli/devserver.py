@@ -40,6 +40,13 @@ def split_address(address: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now: for servers started by tests and benchmarks."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
 def answers(address: str, timeout: float = 0.5) -> bool:
     host, port = split_address(address)
     try:

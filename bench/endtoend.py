@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +24,8 @@ from temporalio.worker import Worker
 from activities.config import Settings
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
-from aftersales_cli.devserver import start_dev_server, wait_until_ready
+from aftersales_cli.devserver import free_port, start_dev_server, wait_until_ready
+from bench.cases import RETURN_EVENTS, return_case_data
 from bench.common import ROOT, Result, console
 from bench.handwritten import TASK_QUEUE as HW_QUEUE
 from bench.handwritten import HandwrittenActivities, HandwrittenReturn
@@ -34,50 +34,21 @@ from worker import build_worker
 from workflows.contract import workflow_id_for
 
 OURS_QUEUE = "bench-aftersales"
-EVENTS = [
-    ("merchant_approve", "merchant", {}),
-    ("return_shipped", "customer", {"tracking": "SF-BENCH"}),
-    ("return_delivered", "system", {}),
-    ("confirm_receipt", "merchant", {}),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _case_data(n: int, now: dt.datetime) -> dict[str, Any]:
-    return {
-        "channel": "app",
-        "customer": {"id": f"C-{n}", "tier": "regular", "locale": "zh-CN"},
-        "order": {
-            "id": f"O-{n}",
-            "merchant_id": "M-1",
-            "paid_at": (now - dt.timedelta(days=3)).isoformat(),
-            "delivered_at": (now - dt.timedelta(days=1)).isoformat(),
-            "amount": 199,
-            "currency": "CNY",
-        },
-        "item": {"sku": f"SKU-{n}", "category": "apparel", "price": 199, "quantity": 1},
-        "reason": "no_reason",
-    }
 
 
 async def _ours(client: Client, case_id: str, n: int, now: dt.datetime) -> None:
     cases = CaseClient(client, OURS_QUEUE)
-    await cases.open("return", case_id, _case_data(n, now))
-    for i, (name, role, data) in enumerate(EVENTS):
+    await cases.open("return", case_id, return_case_data(n, now))
+    for i, (name, role, data) in enumerate(RETURN_EVENTS):
         await cases.event(case_id, name, role, "actor", data, key=f"{case_id}/{i}")
     await client.get_workflow_handle(workflow_id_for(case_id)).result()
 
 
 async def _handwritten(client: Client, case_id: str, n: int, now: dt.datetime) -> None:
     handle = await client.start_workflow(
-        HandwrittenReturn.run, {"case_id": case_id, **_case_data(n, now)}, id=f"hw-{case_id}", task_queue=HW_QUEUE
+        HandwrittenReturn.run, {"case_id": case_id, **return_case_data(n, now)}, id=f"hw-{case_id}", task_queue=HW_QUEUE
     )
-    for name, role, _ in EVENTS:
+    for name, role, _ in RETURN_EVENTS:
         await handle.execute_update(HandwrittenReturn.submit_event, args=[name, role])
     await handle.result()
 
@@ -103,7 +74,7 @@ async def _cost(client: Client, workflow_id: str) -> tuple[int, int]:
 
 
 async def _measure(server_kind: str, folder: Path, count: int, concurrency: int, rounds: int) -> dict[str, Any]:
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     db = folder / f"{server_kind}.sqlite3" if server_kind == "sqlite" else None
     server = start_dev_server(address, db_file=db, log_file=folder / f"{server_kind}.log", headless=True)
     try:

@@ -17,9 +17,9 @@ import psutil
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from aftersales_cli.devserver import start_dev_server, wait_until_ready
+from aftersales_cli.devserver import free_port, start_dev_server, wait_until_ready
+from bench.cases import return_case_data
 from bench.common import ROOT, Result, console
-from bench.endtoend import _case_data, _free_port
 from workflows.contract import WORKFLOW_TYPE, CaseStart, OpenRequest, workflow_id_for
 
 TASK_QUEUE = "bench-idle"
@@ -37,7 +37,7 @@ async def _open(client: Client, start: int, stop: int, now: dt.datetime) -> None
         async with gate:
             await client.start_workflow(
                 WORKFLOW_TYPE,
-                CaseStart(open=OpenRequest(case_id=case_id, case_type="return", data=_case_data(n, now))),
+                CaseStart(open=OpenRequest(case_id=case_id, case_type="return", data=return_case_data(n, now))),
                 id=workflow_id_for(case_id),
                 task_queue=TASK_QUEUE,
             )
@@ -57,7 +57,7 @@ async def _settled(client: Client, expected: int, timeout: float = 900) -> None:
 
 
 async def _measure(folder: Path, steps: list[int]) -> list[tuple[int, float]]:
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     server = start_dev_server(address, db_file=None, log_file=folder / "server.log", headless=True)
     worker: subprocess.Popen[bytes] | None = None
     try:

@@ -15,14 +15,13 @@ import datetime as dt
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest_asyncio
 from temporalio.client import Client
@@ -30,7 +29,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from activities.outbox import Outbox
-from aftersales_cli.devserver import start_dev_server, wait_until_ready
+from aftersales_cli.devserver import free_port, start_dev_server, wait_until_ready
+from bench.cases import RETURN_EVENTS, return_case_data
 from starter import CaseClient, CaseError, EventRefused
 from workflows.contract import CaseStatus, workflow_id_for
 
@@ -42,18 +42,12 @@ MAX_KILLS = 12  # then the worker is left alone to finish: the test must end in 
 T = TypeVar("T")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Cluster:
     """The dev server and worker processes the chaos loop kills and restarts."""
 
     folder: Path
-    address: str = field(default_factory=lambda: f"127.0.0.1:{_free_port()}")
+    address: str = field(default_factory=lambda: f"127.0.0.1:{free_port()}")
     server: subprocess.Popen[bytes] | None = None
     worker: subprocess.Popen[bytes] | None = None
     worker_starts: int = 0
@@ -136,44 +130,19 @@ async def _persist(call: Callable[[], Awaitable[T]], what: str, attempts: int = 
     raise AssertionError(f"{what}: gave up after {attempts} attempts")
 
 
-def _case_data(n: int, now: dt.datetime) -> dict[str, Any]:
-    return {
-        "channel": "app",
-        "customer": {"id": f"C-{n}", "tier": "regular", "locale": "zh-CN"},
-        "order": {
-            "id": f"O-{n}",
-            "merchant_id": "M-1",
-            "paid_at": (now - dt.timedelta(days=3)).isoformat(),
-            "delivered_at": (now - dt.timedelta(days=1)).isoformat(),
-            "amount": 100 + n,
-            "currency": "CNY",
-        },
-        "item": {"sku": f"SKU-{n}", "category": "apparel", "price": 100 + n, "quantity": 1},
-        "reason": "no_reason",
-    }
-
-
-EVENTS: list[tuple[str, str, dict[str, Any]]] = [
-    ("merchant_approve", "merchant", {}),
-    ("return_shipped", "customer", {"tracking": "SF-CHAOS"}),
-    ("return_delivered", "system", {}),
-    ("confirm_receipt", "merchant", {}),
-]
-
-
 async def _drive(client: Client, n: int, now: dt.datetime, gate: asyncio.Semaphore, driven: list[str]) -> None:
     cases = CaseClient(client, TASK_QUEUE)
     case_id = f"CHAOS-{n:04d}"
     async with gate:
-        await _persist(partial(cases.open, "return", case_id, _case_data(n, now)), f"open {case_id}")
-        for i, (name, role, data) in enumerate(EVENTS):
+        await _persist(partial(cases.open, "return", case_id, return_case_data(n, now)), f"open {case_id}")
+        for i, (name, role, data) in enumerate(RETURN_EVENTS):
             actor = {"merchant": "M-1", "customer": f"C-{n}", "system": "carrier"}[role]
             send = partial(cases.event, case_id, name, role, actor, data, key=f"{case_id}/{i}")
             try:
                 await _persist(send, f"{name} {case_id}")
             except EventRefused as exc:
                 # Only the last event may find the case closed: its answer was lost in a kill.
-                assert "closed" in str(exc) and i == len(EVENTS) - 1, f"{case_id} {name}: {exc}"
+                assert "closed" in str(exc) and i == len(RETURN_EVENTS) - 1, f"{case_id} {name}: {exc}"
     driven.append(case_id)
 
 
