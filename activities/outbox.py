@@ -90,15 +90,10 @@ class Outbox:
         db = self._connect()
         db.execute("UPDATE effects SET delivered_at = ? WHERE key = ? AND delivered_at IS NULL", (_now(), key))
 
-    def rows(
+    def list(
         self, case_id: str | None = None, type: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
         """Effects oldest first, params decoded; filtered by case and action type."""
-        return self.list(case_id=case_id, type=type, limit=limit)
-
-    def list(  # the name the CLI and the end-to-end tests use
-        self, case_id: str | None = None, type: str | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
         query = "SELECT * FROM effects"
         where, args = [], []
         if case_id:

@@ -58,6 +58,9 @@ class _Compiled:
     inputs_up_to: tuple[tuple[str, ...], ...]
 
 
+_DELIMITERS = ("{%", "%}", "{{", "}}", "{#", "#}")
+
+
 def _compile(decision: Decision) -> _Compiled:
     branches: list[str] = []
     seen: dict[str, None] = {}
@@ -71,10 +74,10 @@ def _compile(decision: Decision) -> _Compiled:
         branches.append(f"{{% {keyword} ({rule.if_}) %}}{index}")
         seen.update(dict.fromkeys(referenced_paths(rule.if_)))
         inputs_up_to.append(tuple(seen))
-    source = "".join(branches)
     # Template delimiters inside a condition (in a string literal) would change the template's shape.
-    if any(mark in (rule.if_ or "") for rule in decision.rules for mark in ("{%", "%}", "{{", "}}", "{#", "#}")):
+    if any(mark in (rule.if_ or "") for rule in decision.rules for mark in _DELIMITERS):
         return _Compiled(None, tuple(inputs_up_to))
+    source = "".join(branches)
     if source.startswith("{% else %}"):
         source = source.removeprefix("{% else %}")
     elif branches:

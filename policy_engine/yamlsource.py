@@ -131,37 +131,28 @@ def _build(loader: Any, node: yaml.Node, path: DocPath, smap: SourceMap, problem
 def load_yaml_text(text: str, file: str) -> tuple[Any, SourceMap, list[Problem]]:
     """Parse one YAML document. Returns (data, positions, problems); data is None on syntax errors."""
     if _FastLoader is not _Loader:
-        fast = _FastLoader(text)
         try:
-            node = fast.get_single_node()
-            smap = SourceMap(file)
-            problems: list[Problem] = []
-            data = None if node is None else _build(fast, node, (), smap, problems)
-            return data, smap, problems
+            return _compose(_FastLoader(text), file)
         except yaml.YAMLError:
             pass  # the Python parser below reports it, in its words
-        finally:
-            fast.dispose()
-    return _load_with(_Loader(text), file)
-
-
-def _load_with(loader: Any, file: str) -> tuple[Any, SourceMap, list[Problem]]:
-    smap = SourceMap(file)
-    problems: list[Problem] = []
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, smap, problems
-        data = _build(loader, node, (), smap, problems)
+        return _compose(_Loader(text), file)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         reason = exc.problem or exc.context or "invalid YAML"
-        problems.append(Problem(file, line, col, f"YAML syntax: {reason}"))
-        return None, smap, problems
+        return None, SourceMap(file), [Problem(file, line, col, f"YAML syntax: {reason}")]
     except yaml.YAMLError as exc:
-        problems.append(Problem(file, 1, 1, f"YAML syntax: {exc}"))
-        return None, smap, problems
+        return None, SourceMap(file), [Problem(file, 1, 1, f"YAML syntax: {exc}")]
+
+
+def _compose(loader: Any, file: str) -> tuple[Any, SourceMap, list[Problem]]:
+    """The document with its source map; raises the loader's YAMLError on a syntax error."""
+    smap = SourceMap(file)
+    problems: list[Problem] = []
+    try:
+        node = loader.get_single_node()
+        data = None if node is None else _build(loader, node, (), smap, problems)
     finally:
         loader.dispose()
     return data, smap, problems

@@ -95,11 +95,11 @@ def test_outbox_writes_an_effect_once(tmp_path: Path) -> None:
     sink = OutboxSink(box)
     assert sink.deliver(_request()) is True
     assert sink.deliver(_request()) is False  # a retry after a killed worker
-    rows = box.rows(case_id="R-1")
+    rows = box.list(case_id="R-1")
     assert len(rows) == 1 and rows[0]["attempts"] == 2 and rows[0]["params"] == {"amount": 299.0}
     assert rows[0]["delivered_at"] is None
     box.mark_delivered("R-1/1/refund")
-    assert box.rows()[0]["delivered_at"] is not None
+    assert box.list()[0]["delivered_at"] is not None
 
 
 def test_outbox_filters_and_counts(tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_outbox_filters_and_counts(tmp_path: Path) -> None:
         box.record(f"A/{i}/notify", "A", "return", "notify", {"i": i})
     box.record("B/1/refund", "B", "return", "refund", {})
     assert box.count() == 4 and box.count("notify") == 3
-    assert [r["key"] for r in box.rows(case_id="A", limit=2)] == ["A/0/notify", "A/1/notify"]
+    assert [r["key"] for r in box.list(case_id="A", limit=2)] == ["A/0/notify", "A/1/notify"]
     assert [r["key"] for r in box.list(type="refund")] == ["B/1/refund"]
 
 
@@ -129,7 +129,7 @@ def test_outbox_dedupes_concurrent_writers(tmp_path: Path) -> None:
         t.join()
     assert len(results) == 16 and results.count(True) == 1
     assert Outbox(path).count("refund") == 1
-    assert Outbox(path).rows()[0]["attempts"] == 16
+    assert Outbox(path).list()[0]["attempts"] == 16
 
 
 # --- webhook --------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ def test_webhook_signs_and_delivers_once(tmp_path: Path, receiver: tuple[str, ty
     assert headers[KEY_HEADER] == "R-1/1/refund"
     assert headers["Content-Type"] == "application/json" and headers[TIMESTAMP_HEADER].isdigit()
     assert body.startswith(b'{"case_id":"R-1"')  # compact, sorted keys
-    assert box.rows()[0]["delivered_at"] is not None
+    assert box.list()[0]["delivered_at"] is not None
 
 
 @pytest.mark.parametrize(
@@ -198,7 +198,7 @@ def test_a_failed_post_is_sent_again_on_retry(tmp_path: Path, receiver: tuple[st
     handler.status = 503
     with pytest.raises(ApplicationError):
         sink.deliver(_request())
-    assert box.rows()[0]["delivered_at"] is None
+    assert box.list()[0]["delivered_at"] is None
     handler.status = 200
     assert sink.deliver(_request()) is True  # the retry delivers, under the same key
     assert [h[KEY_HEADER] for _, h in handler.seen] == ["R-1/1/refund", "R-1/1/refund"]
