@@ -1,9 +1,10 @@
 """`CaseClient`: how backend systems open cases and report events.
 
 Every operation maps to the stable contract in `workflows/contract.py`: the workflow type
-`AfterSalesCase`, workflow id `case-<case_id>`, the `submit_event` update, the `event` signal, and the
-`status` and `timeline` queries. Opening is idempotent: the same case id with the same data returns
-the existing case; with different data it is refused.
+`AfterSalesCase`, workflow id `case-<case_id>`, the `open` update sent with the start, the
+`submit_event` update, the `event` signal, and the `status` and `timeline` queries. Opening is
+idempotent: the same case id with the same data returns the existing case; with different data it is
+refused.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecutionStatus,
-    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -28,12 +29,14 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from workflows.contract import (
+    CASE_EXISTS,
     DEFAULT_TASK_QUEUE,
     QUERY_OPENING,
     QUERY_STATUS,
     QUERY_TIMELINE,
     SIGNAL_EVENT,
     STILL_OPENING,
+    UPDATE_OPEN,
     UPDATE_SUBMIT_EVENT,
     WORKFLOW_TYPE,
     CaseStart,
@@ -41,6 +44,7 @@ from workflows.contract import (
     EventRequest,
     OpenRequest,
     Timeline,
+    same_opening,
     workflow_id_for,
 )
 
@@ -87,16 +91,11 @@ class CaseSummary:
     started: dt.datetime | None
 
 
-def _same_opening(a: OpenRequest, b: OpenRequest) -> bool:
-    if a.case_type != b.case_type or a.data != b.data:
-        return False
-    return a.opened_at is None or b.opened_at is None or a.opened_at == b.opened_at
-
-
 class CaseClient:
-    def __init__(self, client: Client, task_queue: str = DEFAULT_TASK_QUEUE) -> None:
+    def __init__(self, client: Client, task_queue: str = DEFAULT_TASK_QUEUE, *, list_by_state: bool = True) -> None:
         self.client = client
         self.task_queue = task_queue
+        self.list_by_state = list_by_state
 
     @classmethod
     async def connect(cls, settings: Any = None) -> CaseClient:
@@ -104,7 +103,7 @@ class CaseClient:
 
         settings = settings or Settings.from_env()
         client = await connect_client(settings, pydantic_data_converter)
-        return cls(client, settings.task_queue)
+        return cls(client, settings.task_queue, list_by_state=settings.list_by_state)
 
     def handle(self, case_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(workflow_id_for(case_id))
@@ -119,52 +118,47 @@ class CaseClient:
         wait: float = 30.0,
         clock_offset_seconds: float = 0.0,
     ) -> CaseStatus:
-        """Open a case (idempotent) and return its first status."""
+        """Open a case (idempotent) and return its first status, in one round trip.
+
+        The start carries the `open` update (update-with-start): a new case answers once its policy
+        is pinned; an existing one answers at once, or refuses when its data differs.
+        """
         request = OpenRequest(case_id=case_id, case_type=case_type, data=data, opened_at=opened_at)
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+            WORKFLOW_TYPE,
+            CaseStart(open=request, clock_offset_seconds=clock_offset_seconds, list_by_state=self.list_by_state),
+            id=workflow_id_for(case_id),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A case whose opening failed (bad data) may be opened again with corrected data.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        )
         try:
-            await self.client.start_workflow(
-                WORKFLOW_TYPE,
-                CaseStart(open=request, clock_offset_seconds=clock_offset_seconds),
-                id=workflow_id_for(case_id),
-                task_queue=self.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                # A case whose opening failed (bad data) may be opened again with corrected data.
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            )
-        except WorkflowAlreadyStartedError:
-            existing = await self._opening(case_id)
-            if existing is not None and not _same_opening(existing, request):
+            async with asyncio.timeout(wait):
+                status: CaseStatus = await self.client.execute_update_with_start_workflow(
+                    UPDATE_OPEN, request, start_workflow_operation=start, result_type=CaseStatus
+                )
+                return status
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
+            if CASE_EXISTS in message:
                 raise CaseConflict(f"case {case_id} already exists with other data; use another case id") from None
-        return await self._wait_open(case_id, wait)
+            raise CaseRefused(message) from None
+        except WorkflowAlreadyStartedError:
+            return await self._closed_case(case_id, request)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise CaseError(f"case {case_id} did not open within {wait:.0f}s: is a worker running?") from None
 
-    async def _opening(self, case_id: str) -> OpenRequest | None:
+    async def _closed_case(self, case_id: str, request: OpenRequest) -> CaseStatus:
+        """A case that already ran to its end keeps its id: the same opening gets its last status."""
         try:
-            result: OpenRequest | None = await self.handle(case_id).query(QUERY_OPENING, result_type=OpenRequest)
+            existing: OpenRequest | None = await self.handle(case_id).query(QUERY_OPENING, result_type=OpenRequest)
         except (WorkflowQueryFailedError, RPCError):
-            return None
-        return result
-
-    async def _wait_open(self, case_id: str, wait: float) -> CaseStatus:
-        deadline = asyncio.get_running_loop().time() + wait
-        handle = self.handle(case_id)
-        delay = 0.05
-        while True:
-            try:
-                return await self.status(case_id)
-            except CaseError:
-                pass
-            desc = await handle.describe()
-            if desc.status == WorkflowExecutionStatus.FAILED:
-                try:
-                    await handle.result()
-                except WorkflowFailureError as exc:
-                    cause = exc.cause
-                    message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-                    raise CaseRefused(message) from None
-            if asyncio.get_running_loop().time() > deadline:
-                raise CaseError(f"case {case_id} did not open within {wait:.0f}s: is a worker running?")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.5)
+            existing = None
+        if existing is not None and not same_opening(existing, request):
+            raise CaseConflict(f"case {case_id} already exists with other data; use another case id")
+        return await self.status(case_id)
 
     async def event(
         self,

@@ -41,6 +41,9 @@ class Settings:
     # Events whose answers come from outside (e.g. refund_completed from a payment callback); other
     # actions that report back are reported done as soon as the effect is handed to the sink.
     deferred_reports: list[str] = field(default_factory=list)
+    # Cases opened through CaseClient keep CaseState current at every transition (see
+    # CaseStart.list_by_state); false saves a visibility write per transition.
+    list_by_state: bool = True
 
     def __post_init__(self) -> None:
         """A wrong setting stops the worker at start, with the variable to fix, not at the first case."""
@@ -93,7 +96,17 @@ class Settings:
             api_key=get("TEMPORAL_API_KEY"),
             log_format=(get("AFTERSALES_LOG_FORMAT", default_format) or default_format).lower(),
             deferred_reports=[x.strip() for x in (get("AFTERSALES_DEFERRED_REPORTS") or "").split(",") if x.strip()],
+            list_by_state=_flag(get("AFTERSALES_LIST_BY_STATE", "true") or "true", "AFTERSALES_LIST_BY_STATE"),
         )
+
+
+def _flag(value: str, variable: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{variable} must be true or false, not '{value}'")
 
 
 def _read(path: str | None, variable: str) -> bytes | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,10 @@ def load_scenarios_or_exit(paths: Sequence[Path]) -> list[Scenario]:
     if not scenarios:
         err_console.print("no scenario files given")
         raise typer.Exit(EXIT_INVALID)
+    # The loaded scenarios live until the command ends. Moving them out of the collector's reach
+    # saves it from scanning thousands of them again and again while cases run (a fifth of a
+    # 10,000-file run).
+    gc.freeze()
     return scenarios
 
 
@@ -186,19 +191,39 @@ def simulate(
         _compare(compare[0], compare[1], scenarios, as_json)
         return
     policy_set = load_or_exit([policies])
-    results = list(run_all(policy_set, scenarios, label="simulating"))
-    if as_json:
-        payload: Any = [r.model_dump(mode="json") for r in results]
-        # Indented for a person; compact when many results go to a program (indenting turns off
-        # the C encoder and costs more than the simulation itself).
-        pretty = len(payload) == 1 or sys.stdout.isatty()
-        print(
-            json.dumps(payload[0] if len(payload) == 1 else payload, ensure_ascii=False, indent=2 if pretty else None)
-        )
-    else:
-        for result in results:
-            print_result(result)
-    raise typer.Exit(EXIT_FAILED if any(r.passed is False for r in results) else EXIT_OK)
+    results = run_all(policy_set, scenarios, label="simulating")
+    failed = print_json(results, single=len(scenarios) == 1) if as_json else print_text(results)
+    raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def print_json(results: Iterable[SimulationResult], *, single: bool) -> bool:
+    """Print results as they come: one object for one scenario, else a list. True if any failed.
+
+    Indented for a person; one line per result when many go to a program. Each result is
+    serialised by pydantic in one call, and none is kept once printed, so a run over thousands
+    of files neither waits for the last one nor holds them all.
+    """
+    out = sys.stdout
+    if single:
+        result = next(iter(results))
+        out.write(result.model_dump_json(indent=2) + "\n")
+        return result.passed is False
+    indent = 2 if out.isatty() else None
+    failed = False
+    out.write("[")
+    for n, result in enumerate(results):
+        out.write(("," if n else "") + "\n" + result.model_dump_json(indent=indent))
+        failed = failed or result.passed is False
+    out.write("\n]\n")
+    return failed
+
+
+def print_text(results: Iterable[SimulationResult]) -> bool:
+    failed = False
+    for result in results:
+        print_result(result)
+        failed = failed or result.passed is False
+    return failed
 
 
 def _compare(old_dir: Path, new_dir: Path, scenarios: list[Scenario], as_json: bool) -> None:

@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import Template
 from jinja2.exceptions import TemplateError
 
-from policy_engine.expressions import ENV, ExpressionError, compile_expression, lookup_path, referenced_paths
+from policy_engine.expressions import ENV, Compiled, ExpressionError, compile_expression, lookup_path, referenced_paths
 from policy_engine.model import Decision
 
 
@@ -54,7 +53,7 @@ class _Compiled:
     """The whole table as one `if/elif` template returning the matching row's index, so that a
     table costs one sandboxed render instead of one per row; and, per row, the inputs read up to it."""
 
-    template: Template | None
+    template: Compiled | None
     inputs_up_to: tuple[tuple[str, ...], ...]
 
 
@@ -83,7 +82,7 @@ def _compile(decision: Decision) -> _Compiled:
     elif branches:
         source += "{% endif %}"
     try:
-        template: Template | None = ENV.from_string(source)
+        template: Compiled | None = Compiled(ENV.from_string(source))
     except TemplateError:  # an expression that only makes sense on its own: evaluate row by row
         template = None
     return _Compiled(template, tuple(inputs_up_to))

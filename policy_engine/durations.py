@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,12 @@ _HELP = "write 48h, 90m, 2d3h, '7 calendar days', '45 working days' or '8 busine
 def parse_duration(text: str) -> Duration:
     if not isinstance(text, str) or not text:
         raise ValueError(f"{text!r} is not a duration: {_HELP}")
+    return _parse(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> Duration:
+    """Durations are immutable, and policies and scenarios repeat a few texts many times."""
     m = _EXACT.match(text)
     if m and any(m.groups()):
         d, h, mi, s = (int(g) if g else 0 for g in m.groups())

@@ -97,6 +97,8 @@ class _Run:
         self.moves = 0
         self.version = resolved.short_version
         self.via = ""  # what moves the case now: an event, a timer, a breach (for the audit trail)
+        # By the id of the event they were built for; events outlive the step, so ids are not reused.
+        self._names: dict[int, dict[str, Any]] = {}
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -106,6 +108,19 @@ class _Run:
         )
 
     def names(self, event: EventIn | None = None) -> dict[str, Any]:
+        """What expressions may read now. Built once per event until the case changes (`changed`),
+        since a handler evaluates many expressions between changes."""
+        key = id(event)
+        out = self._names.get(key)
+        if out is None:
+            out = self._names[key] = self._build_names(event)
+        return out
+
+    def changed(self) -> None:
+        """The state, a decision, a counter or a variable changed: names are built afresh."""
+        self._names.clear()
+
+    def _build_names(self, event: EventIn | None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "case": self.s.data,
             "params": self.policy.parameters,
@@ -177,6 +192,7 @@ class _Run:
 
     def run_handler(self, handler: Handler, event: EventIn | None, cause: str) -> None:
         for counter in handler.count:
+            self.changed()
             self.s.counters[counter] = self.s.counters.get(counter, 0) + 1
             self.log("counter", counter, value=self.s.counters[counter])
         for table in handler.decide:
@@ -187,7 +203,10 @@ class _Run:
             self.start_ladder(handler.escalate, cause)
         if handler.goto is None:
             return
-        for branch in handler.branches:
+        if isinstance(handler.goto, str):  # the short form: no condition, just a move
+            self.move(handler.goto, event)
+            return
+        for branch in handler.goto:
             if self.branch_matches(branch, event):
                 self.run_branch(branch, event, cause)
                 return
@@ -217,6 +236,7 @@ class _Run:
             except ExpressionError as exc:
                 self.log("variable", name, error=str(exc))
                 continue
+            self.changed()
             self.s.vars[name] = plain(value)
             self.log("variable", name, value=self.s.vars[name])
 
@@ -226,6 +246,7 @@ class _Run:
         if outcome.errors:
             detail["errors"] = outcome.errors
         if outcome.rule is not None:
+            self.changed()
             self.s.decisions[table] = DecisionTaken(rule=outcome.rule, outputs=outcome.outputs, at=self.now)
         self.log("decision", table, **detail)
 
@@ -323,6 +344,7 @@ class _Run:
         if source:
             self.leave(source)
         self.log("transition", "", **{"from": source or None, "to": target, "via": self.via})
+        self.changed()
         self.s.state = target
         self.s.entered_at = self.now
         state = self.policy.states[target]
@@ -378,7 +400,7 @@ class _Run:
 
     def sla_on_enter(self, state: str, terminal: bool) -> None:
         for cname, clock in self.policy.sla.items():
-            cs = self.s.sla.setdefault(cname, SlaClockState())
+            cs = self.s.sla.get(cname) or self.s.sla.setdefault(cname, SlaClockState())
             if clock.restart and cs.stopped_at is not None and state in clock.start and not terminal:
                 cs = self.s.sla[cname] = SlaClockState(earlier_rounds=[*cs.earlier_rounds, cs.status])
             if cs.status == "pending" and state in clock.start and not terminal:
@@ -525,19 +547,20 @@ def _working_copy(state: CaseState) -> CaseState:
 
     Cheaper than a deep copy: timeline entries are never changed once written, so they are shared.
     """
-    copy = state.model_copy()
-    copy.data = state.data
-    copy.links = dict(state.links)
-    copy.vars = {k: (list(v) if isinstance(v, list) else v) for k, v in state.vars.items()}
-    copy.counters = dict(state.counters)
-    copy.decisions = dict(state.decisions)
-    copy.timers = dict(state.timers)
-    copy.sla = {k: v.model_copy() for k, v in state.sla.items()}
-    copy.ladders = {k: v.model_copy() for k, v in state.ladders.items()}
-    copy.records = dict(state.records)
-    copy.event_keys = list(state.event_keys)
-    copy.timeline = list(state.timeline)
-    return copy
+    return state.model_copy(
+        update={
+            "links": dict(state.links),
+            "vars": {k: (list(v) if isinstance(v, list) else v) for k, v in state.vars.items()},
+            "counters": dict(state.counters),
+            "decisions": dict(state.decisions),
+            "timers": dict(state.timers),
+            "sla": {k: v.model_copy() for k, v in state.sla.items()},
+            "ladders": {k: v.model_copy() for k, v in state.ladders.items()},
+            "records": dict(state.records),
+            "event_keys": list(state.event_keys),
+            "timeline": list(state.timeline),
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -595,36 +618,40 @@ def accepted_events(resolved: ResolvedPolicy, state: CaseState) -> dict[str, lis
 
 def check_event(resolved: ResolvedPolicy, state: CaseState, event: EventIn) -> str | None:
     """Why the case refuses this event now, or None if it accepts it. Changes nothing."""
+    return _admit(resolved, state, event)[0]
+
+
+def _admit(resolved: ResolvedPolicy, state: CaseState, event: EventIn) -> tuple[str | None, dict[str, Any]]:
+    """Why the case refuses the event (or None), and the event's data in canonical form."""
     policy = resolved.policy
     if state.closed:
-        return f"the case is closed (state '{state.state}')"
+        return f"the case is closed (state '{state.state}')", {}
     spec = policy.events.get(event.name)
     if spec is None:
-        return f"unknown event '{event.name}'"
+        return f"unknown event '{event.name}'", {}
     accepted = accepted_events(resolved, state)
     if event.name not in accepted:
         now = ", ".join(sorted(accepted)) or "none"
-        return f"event '{event.name}' is not accepted in state '{state.state}' (accepted now: {now})"
+        return f"event '{event.name}' is not accepted in state '{state.state}' (accepted now: {now})", {}
     if event.actor.role not in spec.roles:
-        return f"role '{event.actor.role}' may not send '{event.name}' (allowed: {', '.join(spec.roles)})"
-    _, errors = normalise_data(spec.data, event.data)
+        return f"role '{event.actor.role}' may not send '{event.name}' (allowed: {', '.join(spec.roles)})", {}
+    normalised, errors = normalise_data(spec.data, event.data)
     if errors:
-        return f"invalid data for '{event.name}': " + "; ".join(errors)
+        return f"invalid data for '{event.name}': " + "; ".join(errors), {}
     if spec.require:
-        normalised, _ = normalise_data(spec.data, event.data)
         run = _Run(resolved, state, event.at)
         names = run.names(event.model_copy(update={"data": normalised}))
         for req in spec.require:
             try:
                 ok = compile_expression(req.if_).test(names)
             except ExpressionError as exc:
-                return f"'{event.name}' cannot be checked: {exc}"
+                return f"'{event.name}' cannot be checked: {exc}", {}
             if not ok:
                 try:
-                    return compile_template(req.message).render(names)
+                    return compile_template(req.message).render(names), {}
                 except ExpressionError:
-                    return req.message
-    return None
+                    return req.message, {}
+    return None, normalised
 
 
 def step(resolved: ResolvedPolicy, state: CaseState, inp: EventIn | TimerDue) -> StepResult:
@@ -635,13 +662,11 @@ def step(resolved: ResolvedPolicy, state: CaseState, inp: EventIn | TimerDue) ->
         return _timer(run, inp)
     if inp.key is not None and inp.key in work.event_keys:
         return StepResult(state=state, duplicate=True)
-    reason = check_event(resolved, state, inp)
+    reason, normalised = _admit(resolved, state, inp)
     if reason is not None:
         work.refused += 1
         run.log("refused", inp.name, reason=reason, actor=inp.actor.model_dump(), data=inp.data)
         return StepResult(state=work, refused=reason)
-    spec = resolved.policy.events[inp.name]
-    normalised, _ = normalise_data(spec.data, inp.data)
     event = inp.model_copy(update={"data": normalised})
     if inp.key is not None:
         work.event_keys.append(inp.key)

@@ -104,10 +104,12 @@ class Scenario(_Model):
         timed = [(self.time_of(e.at), e) for e in self.events]
         return sorted(timed, key=lambda pair: pair[0])
 
-    def end_time(self) -> dt.datetime:
+    def end_time(self, timed: list[tuple[dt.datetime, ScenarioEvent]] | None = None) -> dt.datetime:
+        """`until`, or the time of the last event (from `timed` when the caller has them)."""
         if self.until is not None:
             return self.time_of(self.until)
-        timed = self.timed_events()
+        if timed is None:
+            timed = self.timed_events()
         return timed[-1][0] if timed else self.opened_at
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from policy_engine.calendar import Calendar
@@ -45,12 +46,17 @@ class PolicySet:
         return sorted({p.case_type for p in self.policies.values()})
 
     def for_case_type(self, case_type: str) -> list[ResolvedPolicy]:
-        found = [p for p in self.policies.values() if p.case_type == case_type]
-        return sorted(found, key=lambda p: _sort_key(p.policy))
+        return list(self._by_case_type.get(case_type, ()))
+
+    @cached_property
+    def _by_case_type(self) -> dict[str, tuple[ResolvedPolicy, ...]]:
+        """Candidates per case type in the order `select` tries them (sorted once: a set never changes)."""
+        ordered = sorted(self.policies.values(), key=lambda p: _sort_key(p.policy))
+        return {ct: tuple(p for p in ordered if p.case_type == ct) for ct in {p.case_type for p in ordered}}
 
     def select(self, case_type: str, data: Mapping[str, Any], opened_at: dt.datetime) -> ResolvedPolicy:
         """The policy that runs a case opened at `opened_at` with `data` (raises SelectionError)."""
-        candidates = self.for_case_type(case_type)
+        candidates = self._by_case_type.get(case_type, ())
         if not candidates:
             known = ", ".join(self.case_types)
             raise SelectionError(f"unknown case type '{case_type}' (known: {known})")

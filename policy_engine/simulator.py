@@ -9,9 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from policy_engine.case import CaseState, EventIn, OpenCase, OpenRefused, RunAction, StepResult, TimerDue
+from policy_engine.case import (
+    CaseState,
+    EventIn,
+    OpenCase,
+    OpenRefused,
+    RunAction,
+    StepResult,
+    TimelineEntry,
+    TimerDue,
+)
 from policy_engine.engine import open_case, report_event, step
 from policy_engine.resolved import ResolvedPolicy
 from policy_engine.scenario import Scenario
@@ -105,7 +114,8 @@ class _Driver:
             ),
             sc.opened_at,
         )
-        for at, event in sc.timed_events():
+        timed = sc.timed_events()
+        for at, event in timed:
             # Timers due at or before the event's time fire first.
             self.fire_timers(at, inclusive=True)
             assert self.state is not None
@@ -113,7 +123,7 @@ class _Driver:
                 break
             inp = EventIn(name=event.name, actor=event.actor, data=event.data, at=at, key=event.key)
             self.absorb(step(self.resolved, self.state, inp), at)
-        self.fire_timers(sc.end_time(), inclusive=True)
+        self.fire_timers(sc.end_time(timed), inclusive=True)
         assert self.state is not None
         return self.state
 
@@ -142,6 +152,9 @@ def run_on_policy(resolved: ResolvedPolicy, scenario: Scenario) -> SimulationRes
     return result
 
 
+_TIMELINE = TypeAdapter(list[TimelineEntry])
+
+
 def result_of(state: CaseState, actions: list[ActionRecord], file: str = "") -> SimulationResult:
     visited: list[str] = []
     for entry in state.timeline:
@@ -155,7 +168,7 @@ def result_of(state: CaseState, actions: list[ActionRecord], file: str = "") -> 
         policy_version=state.policy_version,
         final_state=state.state,
         closed=state.closed,
-        timeline=[e.model_dump(mode="json") for e in state.timeline],
+        timeline=_TIMELINE.dump_python(state.timeline, mode="json"),
         actions=actions,
         sla={
             name: {

@@ -89,8 +89,13 @@ def _pos(file: str, mark: yaml.Mark) -> Position:
     return (file, mark.line + 1, mark.column + 1)
 
 
+_STR = "tag:yaml.org,2002:str"
+
+
 def _build(loader: Any, node: yaml.Node, path: DocPath, smap: SourceMap, problems: list[Problem]) -> Any:
     smap.values[path] = _pos(smap.file, node.start_mark)
+    if node.tag == _STR and isinstance(node, yaml.ScalarNode):
+        return node.value  # most values are text: skip the constructor's dispatch
     if node.tag not in _ALLOWED_TAGS:
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
         problems.append(smap.problem(path, f"YAML tag '{tag}' is not allowed in policy files"))

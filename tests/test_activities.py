@@ -242,6 +242,7 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         }
     )
     assert w.webhook_urls == ["https://a.example/h", "https://b.example/h"]
+    assert d.list_by_state and not Settings.from_env({"AFTERSALES_LIST_BY_STATE": "false"}).list_by_state
 
 
 def test_log_format_defaults_to_json_off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -259,6 +260,7 @@ def test_log_format_defaults_to_json_off_a_terminal(monkeypatch: pytest.MonkeyPa
         ({"AFTERSALES_SINK": "webhook", "AFTERSALES_WEBHOOK_URLS": "https://a.example"}, "WEBHOOK_SECRET"),
         ({"AFTERSALES_WEBHOOK_URLS": "ftp://a.example"}, "WEBHOOK_URLS"),
         ({"AFTERSALES_LOG_FORMAT": "xml"}, "AFTERSALES_LOG_FORMAT"),
+        ({"AFTERSALES_LIST_BY_STATE": "sometimes"}, "AFTERSALES_LIST_BY_STATE"),
         ({"TEMPORAL_TLS_CERT": "/c.pem"}, "TEMPORAL_TLS_KEY"),
     ],
 )

@@ -24,11 +24,14 @@ with workflow.unsafe.imports_passed_through():
     from policy_engine.pinning import pinned_policy
     from policy_engine.resolved import ResolvedPolicy
     from workflows.contract import (
+        CASE_EXISTS,
+        CASE_REFUSED,
         QUERY_OPENING,
         QUERY_STATUS,
         QUERY_TIMELINE,
         SIGNAL_EVENT,
         STILL_OPENING,
+        UPDATE_OPEN,
         UPDATE_SUBMIT_EVENT,
         WORKFLOW_TYPE,
         ActionOutcome,
@@ -41,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         ResolvedPayload,
         ResolveRequest,
         Timeline,
+        same_opening,
         status_of,
     )
     from workflows.search_attributes import search_attribute_updates
@@ -68,6 +72,8 @@ class AfterSalesCase:
         self.offset = dt.timedelta(0)
         # History length of the workflow task in which the opening finished (see _validate_event).
         self.opened_in_task: int | None = None
+        self.refusal: str | None = None  # why the case could not open, for the `open` update
+        self.list_by_state = True  # see CaseStart.list_by_state
 
     def now(self) -> dt.datetime:
         """The case's clock: the server's, shifted for replayed scenarios (see CaseStart)."""
@@ -79,6 +85,7 @@ class AfterSalesCase:
     async def run(self, start: CaseStart) -> CaseStatus:
         self.opening = start.open
         self.offset = dt.timedelta(seconds=start.clock_offset_seconds)
+        self.list_by_state = start.list_by_state
         if start.pinned is not None:
             self.policy = pinned_policy(start.pinned.policy_version, start.pinned.policy_content)
             self.state = start.pinned.state
@@ -113,13 +120,19 @@ class AfterSalesCase:
 
     async def _open(self, req: OpenRequest) -> None:
         opened_at = req.opened_at or self.now()
-        payload: ResolvedPayload = await workflow.execute_activity(
-            "resolve_policy",
-            ResolveRequest(case_type=req.case_type, data=req.data, opened_at=opened_at),
-            result_type=ResolvedPayload,
-            start_to_close_timeout=RESOLVE_TIMEOUT,
-            retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=["CaseRefused"]),
-        )
+        try:
+            payload: ResolvedPayload = await workflow.execute_activity(
+                "resolve_policy",
+                ResolveRequest(case_type=req.case_type, data=req.data, opened_at=opened_at),
+                result_type=ResolvedPayload,
+                start_to_close_timeout=RESOLVE_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[CASE_REFUSED]),
+            )
+        except ActivityError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type == CASE_REFUSED:
+                await self._refuse(cause.message)
+            raise
         self.policy = pinned_policy(payload.policy_version, payload.policy_content)
         try:
             result = open_case(
@@ -127,13 +140,19 @@ class AfterSalesCase:
                 OpenCase(case_id=req.case_id, case_type=req.case_type, data=req.data, at=opened_at, links=req.links),
             )
         except OpenRefused as exc:
-            raise ApplicationError(str(exc), type="CaseRefused", non_retryable=True) from None
+            await self._refuse(str(exc))
+            raise ApplicationError(str(exc), type=CASE_REFUSED, non_retryable=True) from None
         self._absorb(result)
         self.opened_in_task = workflow.info().get_current_history_length()
         workflow.logger.info(
             "case opened",
             extra={"case_id": req.case_id, "policy": payload.policy_id, "policy_version": payload.policy_version[:12]},
         )
+
+    async def _refuse(self, reason: str) -> None:
+        """The case cannot open: the `open` update answers with the reason before the run fails."""
+        self.refusal = reason
+        await workflow.wait_condition(workflow.all_handlers_finished)
 
     def _should_continue_as_new(self, start: CaseStart) -> bool:
         info = workflow.info()
@@ -151,6 +170,7 @@ class AfterSalesCase:
             ),
             history_limit=start.history_limit,
             clock_offset_seconds=start.clock_offset_seconds,
+            list_by_state=start.list_by_state,
         )
 
     # -- engine plumbing --------------------------------------------------------------------------
@@ -241,6 +261,8 @@ class AfterSalesCase:
         if self.state is None or self.policy is None:
             return
         values = search_attribute_updates(self.state, listing(self.policy, self.state))
+        if not self.list_by_state and not self.state.closed:
+            del values["CaseState"]  # written once, with the final state
         changed = {k: v for k, v in values.items() if self.indexed.get(k) != v}
         if changed:
             self.indexed.update(changed)
@@ -251,6 +273,20 @@ class AfterSalesCase:
         return status_of(state, accepted_events(self._policy(), state), duplicate=duplicate)
 
     # -- messages from outside -----------------------------------------------------------------
+
+    @workflow.update(name=UPDATE_OPEN)
+    async def open(self, req: OpenRequest) -> CaseStatus:
+        """The case's first status once it is open (sent with the start; again on a repeated open)."""
+        await workflow.wait_condition(lambda: self.state is not None or self.refusal is not None)
+        if self.refusal is not None:
+            raise ApplicationError(self.refusal, type=CASE_REFUSED, non_retryable=True)
+        return self._status()
+
+    @open.validator
+    def _validate_open(self, req: OpenRequest) -> None:
+        # With the start itself the run has not begun (`opening` unset): the request is the opening.
+        if self.opening is not None and not same_opening(self.opening, req):
+            raise ValueError(f"{CASE_EXISTS}; use another case id")
 
     @workflow.update(name=UPDATE_SUBMIT_EVENT)
     async def submit_event(self, req: EventRequest) -> CaseStatus:

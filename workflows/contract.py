@@ -17,6 +17,11 @@ DEFAULT_TASK_QUEUE = "aftersales"
 # The refusal a case gives while its policy is being resolved; CaseClient retries it for a moment.
 STILL_OPENING = "the case is still opening"
 UPDATE_SUBMIT_EVENT = "submit_event"
+# Sent with the start (update-with-start): answers with the first status once the case is open, so
+# an opener needs one round trip and no polling. Refused when the case exists with other data.
+UPDATE_OPEN = "open"
+CASE_EXISTS = "the case already exists with other data"
+CASE_REFUSED = "CaseRefused"  # the error type when a case cannot open (its data fits no policy)
 SIGNAL_EVENT = "event"
 QUERY_STATUS = "status"
 QUERY_TIMELINE = "timeline"
@@ -39,6 +44,13 @@ class OpenRequest(_Msg):
     links: dict[str, str] = Field(default_factory=dict)
 
 
+def same_opening(a: OpenRequest, b: OpenRequest) -> bool:
+    """Whether a second open of a case asks for the same case (so it may answer with the first)."""
+    if a.case_type != b.case_type or a.data != b.data:
+        return False
+    return a.opened_at is None or b.opened_at is None or a.opened_at == b.opened_at
+
+
 class PinnedCase(_Msg):
     """What a case carries across continue-as-new: its pinned policy and its state."""
 
@@ -56,6 +68,11 @@ class CaseStart(_Msg):
     # Runs the case's clock this far ahead of (or behind) the server's: a scenario from the past
     # replayed as a live case (policy drills, the scenario parity test). Zero for real cases.
     clock_offset_seconds: float = 0.0
+    # Keep the CaseState search attribute current at every transition (one visibility write each,
+    # the largest server cost of a case). False: attributes are written when the case opens and
+    # closes and when an SLA breaches or it escalates, so lists by state see closed cases only. Kept
+    # for the case's life, so replaying a case writes what it wrote.
+    list_by_state: bool = True
 
 
 class EventRequest(_Msg):

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.outbox import Outbox
 from policy_engine.scenario import load_scenario
-from starter import CaseClient, CaseConflict, EventRefused
+from starter import CaseClient, CaseConflict, CaseRefused, EventRefused
 from tests.conftest import POLICIES, SCENARIOS
 from tests.e2e.conftest import TASK_QUEUE
 from tests.e2e.harness import Deferred, running_worker
-from workflows.contract import UPDATE_SUBMIT_EVENT, CaseStatus, EventRequest
+from workflows.contract import UPDATE_OPEN, UPDATE_SUBMIT_EVENT, CaseStatus, EventRequest
 
 HAPPY = load_scenario(SCENARIOS / "return-no-reason-happy-path.yaml")
 
@@ -30,11 +32,25 @@ async def _fresh_data(env: WorkflowEnvironment) -> dict[str, object]:
     return data
 
 
+async def _quiet_history_length(handle: WorkflowHandle[Any, Any]) -> int:
+    """The history length once the opening's actions have run and the case waits (the open update
+    answers as soon as the case is open, before its first notification is delivered)."""
+    last = -1
+    for _ in range(200):
+        desc = await handle.describe()
+        length = len((await handle.fetch_history()).events)
+        if length == last and not desc.raw_description.pending_activities:
+            return length
+        last = length
+        await asyncio.sleep(0.1)
+    raise AssertionError("the case did not settle")
+
+
 async def test_refused_updates_say_why_and_leave_no_trace(env: WorkflowEnvironment, outbox: Outbox) -> None:
     cases = CaseClient(env.client, TASK_QUEUE)
     await cases.open("return", "E2E-REFUSE-1", await _fresh_data(env))
     handle = cases.handle("E2E-REFUSE-1")
-    before = len((await handle.fetch_history()).events)
+    before = await _quiet_history_length(handle)
     attempts = [
         (EventRequest(name="return_delivered", role="system"), "not accepted in state 'awaiting_merchant'"),
         (EventRequest(name="merchant_approve", role="customer", actor_id="C-1"), "role 'customer' may not send"),
@@ -57,7 +73,12 @@ async def test_refused_updates_say_why_and_leave_no_trace(env: WorkflowEnvironme
         EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
     }
     assert all(e.event_type in task_events for e in history.events[before:])
-    assert not any(e.HasField("workflow_execution_update_accepted_event_attributes") for e in history.events)
+    accepted = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert accepted == [UPDATE_OPEN]  # only the opening's own update
     text = history.to_json()
     assert "teleport" not in text
     status = await cases.status("E2E-REFUSE-1")
@@ -87,6 +108,18 @@ async def test_opening_is_idempotent_and_conflicts_are_clear(env: WorkflowEnviro
     changed = {**data, "reason": "quality_defect"}
     with pytest.raises(CaseConflict):
         await cases.open("return", "E2E-OPEN-1", changed)
+    # The conflicting open left no trace: the case still answers with its first data.
+    assert (await cases.status("E2E-OPEN-1")).state == a.state
+
+
+async def test_a_refused_opening_says_why_and_may_be_corrected(env: WorkflowEnvironment, outbox: Outbox) -> None:
+    cases = CaseClient(env.client, TASK_QUEUE)
+    good = await _fresh_data(env)
+    bad = {**good, "reason": "boredom"}
+    with pytest.raises(CaseRefused, match="reason"):
+        await cases.open("return", "E2E-OPEN-BAD", bad)
+    status = await cases.open("return", "E2E-OPEN-BAD", good)
+    assert status.state == "awaiting_merchant" and not status.closed
 
 
 async def test_a_case_keeps_its_policy_when_the_files_change(env: WorkflowEnvironment, tmp_path: Path) -> None:
@@ -112,3 +145,36 @@ async def test_a_case_keeps_its_policy_when_the_files_change(env: WorkflowEnviro
         # Their timers would fire on a queue with no worker and hold the test server's clock still.
         for case_id in ("E2E-PIN-OLD", "E2E-PIN-NEW"):
             await cases.handle(case_id).terminate("test over")
+
+
+HAPPY_EVENTS = [
+    ("merchant_approve", "merchant", {}),
+    ("return_shipped", "customer", {"tracking": "SF-1"}),
+    ("return_delivered", "system", {}),
+    ("confirm_receipt", "merchant", {}),
+]
+
+
+async def _upserted_names(cases: CaseClient, case_id: str, env: WorkflowEnvironment) -> list[list[str]]:
+    await cases.open("return", case_id, await _fresh_data(env))
+    for i, (name, role, data) in enumerate(HAPPY_EVENTS):
+        await cases.event(case_id, name, role, "actor", data, key=f"{case_id}/{i}")
+    handle = cases.handle(case_id)
+    await handle.result()
+    return [
+        sorted(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+        for e in (await handle.fetch_history()).events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+
+
+async def test_case_state_is_listed_at_every_transition_or_only_at_the_end(
+    env: WorkflowEnvironment, outbox: Outbox
+) -> None:
+    every = await _upserted_names(CaseClient(env.client, TASK_QUEUE), "E2E-LIST-ALL", env)
+    assert len(every) == 6 and all("CaseState" in names for names in every)  # open, 4 events, refund
+    ends = await _upserted_names(CaseClient(env.client, TASK_QUEUE, list_by_state=False), "E2E-LIST-ENDS", env)
+    # Opening (everything but the state) and closing (the final state): two visibility writes.
+    assert len(ends) == 2
+    assert "CaseState" not in ends[0] and "MerchantId" in ends[0]
+    assert ends[1] == ["CaseClosed", "CaseState"]
