@@ -156,11 +156,17 @@ HAPPY_EVENTS = [
 
 
 async def _upserted_names(cases: CaseClient, case_id: str, env: WorkflowEnvironment) -> list[list[str]]:
-    await cases.open("return", case_id, await _fresh_data(env))
+    opening = await _fresh_data(env)
+    await cases.open("return", case_id, opening)
     for i, (name, role, data) in enumerate(HAPPY_EVENTS):
         await cases.event(case_id, name, role, "actor", data, key=f"{case_id}/{i}")
     handle = cases.handle(case_id)
     await handle.result()
+    # Opening a case that has run to its end answers with its last status (the id stays taken).
+    again = await cases.open("return", case_id, opening)
+    assert again.closed and again.state == "refunded"
+    with pytest.raises(CaseConflict):
+        await cases.open("return", case_id, {**opening, "reason": "quality_defect"})
     return [
         sorted(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
         for e in (await handle.fetch_history()).events
