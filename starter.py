@@ -26,7 +26,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.contract import (
     CASE_EXISTS,
@@ -146,6 +146,11 @@ class CaseClient:
                 raise CaseConflict(f"case {case_id} already exists with other data; use another case id") from None
             raise CaseRefused(message) from None
         except WorkflowAlreadyStartedError:
+            return await self._closed_case(case_id, request)
+        except RPCError as exc:
+            # Update-with-start on a case that ran to its end: the reuse policy keeps its id taken.
+            if exc.status != RPCStatusCode.ALREADY_EXISTS:
+                raise
             return await self._closed_case(case_id, request)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise CaseError(f"case {case_id} did not open within {wait:.0f}s: is a worker running?") from None
