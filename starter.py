@@ -10,6 +10,7 @@ refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,10 @@ class CaseSummary:
     started: dt.datetime | None
 
 
+def _conflict(case_id: str) -> CaseConflict:
+    return CaseConflict(f"case {case_id} already exists with other data; use another case id")
+
+
 class CaseClient:
     def __init__(self, client: Client, task_queue: str = DEFAULT_TASK_QUEUE, *, list_by_state: bool = True) -> None:
         self.client = client
@@ -143,13 +148,14 @@ class CaseClient:
             cause = exc.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
             if CASE_EXISTS in message:
-                raise CaseConflict(f"case {case_id} already exists with other data; use another case id") from None
+                raise _conflict(case_id) from None
             raise CaseRefused(message) from None
-        except WorkflowAlreadyStartedError:
-            return await self._closed_case(case_id, request)
-        except RPCError as exc:
-            # Update-with-start on a case that ran to its end: the reuse policy keeps its id taken.
-            if exc.status != RPCStatusCode.ALREADY_EXISTS:
+        except (WorkflowAlreadyStartedError, RPCError) as exc:
+            # The operation holds the failed start's outcome too; read it, or it is logged as lost.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(start.workflow_handle(), timeout=1)
+            # A case that ran to its end: the reuse policy keeps its id taken.
+            if isinstance(exc, RPCError) and exc.status != RPCStatusCode.ALREADY_EXISTS:
                 raise
             return await self._closed_case(case_id, request)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
@@ -162,7 +168,7 @@ class CaseClient:
         except (WorkflowQueryFailedError, RPCError):
             existing = None
         if existing is not None and not same_opening(existing, request):
-            raise CaseConflict(f"case {case_id} already exists with other data; use another case id")
+            raise _conflict(case_id)
         return await self.status(case_id)
 
     async def event(

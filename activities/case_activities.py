@@ -22,6 +22,7 @@ from activities.policy_source import PolicySource
 from activities.webhook import WebhookSink
 from policy_engine.selection import SelectionError
 from workflows.contract import (
+    CASE_REFUSED,
     DEFAULT_TASK_QUEUE,
     WORKFLOW_TYPE,
     ActionOutcome,
@@ -121,7 +122,7 @@ class CaseActivities:
                 resolved = self.source.resolve(request.case_type, request.data, request.opened_at)
             except SelectionError as exc:  # str(exc) lists the details: which field, why
                 log.info("case refused", case_type=request.case_type, reason=str(exc))
-                raise ApplicationError(str(exc), type="CaseRefused", non_retryable=True) from None
+                raise ApplicationError(str(exc), type=CASE_REFUSED, non_retryable=True) from None
             log.info("policy resolved", case_type=request.case_type, policy=resolved.id, version=resolved.short_version)
         return ResolvedPayload(
             policy_id=resolved.id, policy_version=resolved.version, policy_content=resolved.content()
