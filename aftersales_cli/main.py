@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from aftersales_cli import calendar_cmds, case_cmds, policy_cmds, simulate_cmds
+from aftersales_cli import calendar_cmds, case_cmds, policy_cmds, server_cmds, simulate_cmds
 
 app = typer.Typer(
     help="aftersales: durable after-sales cases driven by YAML policies.",
@@ -18,8 +18,8 @@ app.add_typer(policy_cmds.app, name="policy")
 app.command(name="simulate")(simulate_cmds.simulate)
 policy_cmds.app.command(name="test")(simulate_cmds.policy_test)
 app.add_typer(case_cmds.case_app, name="case")
-app.command(name="worker")(case_cmds.worker)
-app.command(name="dev")(case_cmds.dev)
+app.command(name="worker")(server_cmds.worker)
+app.command(name="dev")(server_cmds.dev)
 app.command(name="outbox")(case_cmds.outbox)
 app.command(name="schema")(case_cmds.schema)
 app.add_typer(calendar_cmds.app, name="calendar")
