@@ -40,6 +40,12 @@ class BusinessHours(BaseModel):
     start: str = "09:00"
     end: str = "18:00"
 
+    @field_validator("start", "end")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        _clock(value)  # checked per field, so a bad time is reported at itself, not at the mapping
+        return value
+
     @model_validator(mode="after")
     def _order(self) -> BusinessHours:
         if _clock(self.start) >= _clock(self.end):

@@ -99,6 +99,7 @@ TimelineKind = Literal[
     "counter",
     "variable",
     "close",
+    "error",  # the policy failed on an input: a decision row or a goto condition could not be evaluated
 ]
 
 
@@ -178,6 +179,7 @@ class StepResult(_Data):
     commands: list[Command] = Field(default_factory=list)
     refused: str | None = None  # the reason, when the input was refused
     duplicate: bool = False  # an event whose idempotency key was already applied
+    failed: str | None = None  # the policy failed on the input (its `error` entry's message)
 
 
 class OpenRefused(ValueError):
@@ -186,3 +188,7 @@ class OpenRefused(ValueError):
     def __init__(self, message: str, details: list[str] | None = None) -> None:
         self.details = details or []
         super().__init__(message + "".join(f"\n  - {d}" for d in self.details))
+
+
+class OpenFailed(OpenRefused):
+    """The case cannot be opened because the policy failed on its data (a decision row that errs)."""

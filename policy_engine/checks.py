@@ -5,16 +5,18 @@ Every problem is reported at the place the operator must edit, through the polic
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from policy_engine.calendar import Calendar
 from policy_engine.durations import needs_calendar
-from policy_engine.expressions import ANY, check_names, compile_template
+from policy_engine.expressions import ANY, Operand, check_names, comparisons, compile_template, referenced_paths
 from policy_engine.fields import FieldSpec, field_paths
 from policy_engine.model import (
     EXPRESSION_PARAMS,
+    ROLES,
     Action,
     Branch,
     Handler,
@@ -24,7 +26,7 @@ from policy_engine.model import (
     duration_of,
 )
 from policy_engine.problems import Problem
-from policy_engine.yamlsource import DocPath, SourceMap
+from policy_engine.yamlsource import DocPath, SourceMap, find_on_line
 
 Scope = dict[str, Any]
 
@@ -75,6 +77,52 @@ def template_scope(base: Scope) -> Scope:
     return {**base, "case_id": None, "case_type": None}
 
 
+# What kind of value a name or literal holds, in the words messages use; None when not known.
+_SPEC_KINDS = {
+    "string": "text",
+    "number": "a number",
+    "integer": "a number",
+    "boolean": "true/false",
+    "list": "a list",
+    "object": "a mapping",
+}
+
+
+def _value_kind(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return None
+
+
+def _field_kind(fields: Mapping[str, FieldSpec], parts: list[str]) -> str | None:
+    spec: FieldSpec | None = None
+    current: Mapping[str, FieldSpec] | None = fields
+    for part in parts:
+        spec = current.get(part) if current is not None else None
+        if spec is None:
+            return None
+        current = spec.fields
+    return _SPEC_KINDS.get(spec.type) if spec is not None else None
+
+
+def _as_number(text: str) -> str | None:
+    """`1,000` or `1 000` as the number the operator meant (1000), if it is one."""
+    cleaned = re.sub(r"[,_\s]", "", text)
+    try:
+        float(cleaned)
+    except ValueError:
+        return None
+    return cleaned
+
+
 @dataclass
 class TemplateFile:
     name: str
@@ -90,14 +138,22 @@ class PolicyChecker:
         smap: SourceMap,
         calendars: Mapping[str, Calendar],
         templates: Mapping[str, Mapping[str, TemplateFile]],
+        *,
+        all_files_read: bool = True,
     ) -> None:
         self.p = policy
+        # False when a YAML file of the set could not be read: a calendar it holds looks missing.
+        self.all_files_read = all_files_read
         self.smap = smap
         self.calendars = calendars
         self.templates = templates
         self.problems: list[Problem] = []
         self.scope = policy_scope(policy)
         self.recipients = self._recipients()
+        # The event whose handler is being checked (its data fields have types), None elsewhere.
+        self._event: str | None = None
+        self._taken = {table for handler, _, _ in self._handlers() for table in handler.decide}
+        self._reported_params: set[DocPath] = set()
         self.used_templates: set[str] = set()
         # Each template with the names in scope where it is sent: an event's handler sees `event`.
         self.template_uses: list[tuple[str, Scope]] = []
@@ -107,16 +163,144 @@ class PolicyChecker:
     def error(self, path: DocPath, message: str, *, at_key: bool = False) -> None:
         self.problems.append(self.smap.problem(path, message, at_key=at_key))
 
+    def error_in_text(self, path: DocPath, needle: str, message: str) -> None:
+        """A problem with a name or value inside an expression, reported where it is written."""
+        file, line, col = find_on_line(self.smap.value_at(path), needle)
+        self.problems.append(Problem(file, line, col, message))
+
     def expr(self, path: DocPath, text: str | None, scope: Scope) -> None:
         if text is None:
             return
-        for message in check_names(text, scope):
-            self.error(path, message)
+        messages = check_names(text, scope)
+        for message in messages:
+            quoted = re.search(r"'([^']+)'", message)
+            self.error_in_text(path, quoted[1] if quoted else "", message)
+        if messages:
+            return
+        self.check_comparisons(path, text)
+        if not self.p.abstract:
+            for table in self._decisions_read(text):
+                if table not in self._taken:
+                    self.error_in_text(
+                        path,
+                        f"decisions.{table}",
+                        f"decision '{table}' is read but never taken: no handler has `decide: {table}`",
+                    )
+
+    def _decisions_read(self, text: str) -> list[str]:
+        reads = (read.split(".") for read in referenced_paths(text))
+        return list(
+            dict.fromkeys(r[1] for r in reads if len(r) > 1 and r[0] == "decisions" and r[1] in self.p.decisions)
+        )
+
+    # -- kinds of values in comparisons --------------------------------------------------------
+
+    def kind(self, operand: Operand) -> str | None:
+        """What a comparison's side holds, when the policy says (a declared field, a parameter's value)."""
+        if operand.literal:
+            return _value_kind(operand.value)
+        if operand.path is None:
+            return None
+        root, *rest = operand.path.split(".")
+        p = self.p
+        if root == "case":
+            return _field_kind(p.data, rest)
+        if root == "event" and self._event in p.events:
+            return _field_kind(p.events[self._event].data, rest)
+        if root == "vars":
+            return _field_kind(p.variables, rest)
+        if root == "params":
+            value: Any = p.parameters
+            for part in rest:
+                if not isinstance(value, dict) or part not in value:
+                    return None
+                value = value[part]
+            return _value_kind(value)
+        if root == "counters" and len(rest) == 1:
+            return "a number"
+        if root == "windows" and len(rest) == 1:
+            return "true/false"
+        if (root in ("state", "case_id", "case_type") and not rest) or (root == "actor" and rest in (["role"], ["id"])):
+            return "text"
+        if root == "decisions" and len(rest) == 2 and rest[0] in p.decisions:
+            values = [rule.then.get(rest[1]) for rule in p.decisions[rest[0]].rules]
+            kinds = {_value_kind(v) for v in values if not (isinstance(v, str) and v.startswith("="))}
+            computed = any(isinstance(v, str) and v.startswith("=") for v in values)
+            return kinds.pop() if len(kinds) == 1 and not computed else None
+        return None
+
+    def check_comparisons(self, path: DocPath, text: str) -> None:
+        """Comparisons that cannot work whatever the case: a number with text (a parameter written
+        `1,000` is text), `in` a parameter that is text rather than a list, a role that does not exist."""
+        for left, op, right in comparisons(text):
+            self.check_role_literal(path, left, right)
+            self.check_role_literal(path, right, left)
+            kind_l, kind_r = self.kind(left), self.kind(right)
+            shown = f"`{left} {op} {right}`"
+            if op in ("in", "not in"):
+                if right.path and right.path.startswith("params.") and kind_r == "text":
+                    self.text_parameter(right, path, shown, as_list=True)
+                elif kind_r in ("a number", "true/false"):
+                    self.error_in_text(
+                        path, str(right), f"{shown}: {right} is {kind_r}, not a list: `{op}` needs a list"
+                    )
+                continue
+            if kind_l is None or kind_r is None or kind_l == kind_r or {kind_l, kind_r} == {"a number", "true/false"}:
+                continue
+            for param, other in ((left, kind_r), (right, kind_l)):
+                if (
+                    param.path
+                    and param.path.startswith("params.")
+                    and self.kind(param) == "text"
+                    and other == "a number"
+                ):
+                    self.text_parameter(param, path, shown, as_list=False)
+                    break
+            else:
+                outcome = {"==": "it is never true", "!=": "it is always true"}.get(op, "it fails when the case runs")
+                self.error_in_text(
+                    path,
+                    str(left),
+                    f"{shown} compares {kind_l} ({left}) with {kind_r} ({right}): {outcome}",
+                )
+
+    def text_parameter(self, param: Operand, path: DocPath, shown: str, *, as_list: bool) -> None:
+        """A parameter written as text where a number or a list is meant: reported at its value, once."""
+        assert param.path is not None
+        parts = tuple(param.path.split(".")[1:])
+        where = ("parameters", *parts)
+        if where in self._reported_params:
+            return
+        self._reported_params.add(where)
+        value: Any = self.p.parameters
+        for part in parts:
+            value = value[part]
+        text = " ".join(str(value).split())  # one line, whatever the YAML
+        if as_list:
+            use = "reads it as a list"
+            fix = "write it as a list: [" + ", ".join(item.strip() for item in text.split(",")) + "]"
+        else:
+            use = "compares it with a number"
+            number = _as_number(text)
+            fix = f"write it as a number: {number}" if number else "write it as a number, without quotes"
+        name = ".".join(parts)
+        self.error(where, f"parameter '{name}' is the text '{text}' but {shown} ({self._line(path)}) {use}: {fix}")
+
+    def check_role_literal(self, path: DocPath, side: Operand, other: Operand) -> None:
+        if side.path != "actor.role" or not other.literal:
+            return
+        values = other.value if isinstance(other.value, list) else [other.value]
+        for value in values:
+            if isinstance(value, str) and value not in ROLES:
+                self.error_in_text(path, value, self._unknown("role", value, ROLES))
+
+    def _line(self, path: DocPath) -> str:
+        file, line, _ = self.smap.value_at(path)
+        return f"line {line}" if file == self.smap.file else f"{file}:{line}"
 
     def _recipients(self) -> set[str]:
-        names: set[str] = set()
-        for event in self.p.events.values():
-            names.update(event.roles)
+        # Roles are the language's; a queue may be notified when the policy assigns or escalates to it.
+        names: set[str] = set(ROLES)
         for action, _ in self._all_actions():
             if action.assign is not None:
                 names.add(action.assign.to)
@@ -164,6 +348,12 @@ class PolicyChecker:
             self.check_complete()
         self.check_calendar()
         for wname, window in p.windows.items():
+            lengths = [key for key in ("length", "months", "days") if getattr(window, key) is not None]
+            if len(lengths) != 1:
+                where = ("windows", wname, *self._later_key(("windows", wname), lengths)[-1:])
+                self.error(
+                    where, "a window needs exactly one of `length` (a duration), `months` or `days`", at_key=True
+                )
             self.expr(("windows", wname, "from"), window.from_, self.scope)
             for key in ("months", "days"):
                 value = getattr(window, key)
@@ -177,13 +367,25 @@ class PolicyChecker:
         self.check_events()
         for handler, path, event in self._handlers():
             scope = event_scope(self.scope, p, event) if event else self.scope
+            self._event = event
             self.check_handler(handler, path, scope)
+        self._event = None
+        self.check_open_reads()
         for sname, state in p.states.items():
+            if state.terminal:
+                self.check_terminal(sname)
             for ename in state.on:
                 if ename not in p.events:
                     self.error(("states", sname, "on", ename), self._unknown("event", ename, p.events), at_key=True)
             for tname, timer in state.timers.items():
                 path = ("states", sname, "timers", tname)
+                given = [key for key in ("after", "at") if getattr(timer, key) is not None]
+                if len(given) != 1:
+                    self.error(
+                        (*path, *self._later_key(path, given)[-1:]),
+                        "a timer needs exactly one of `after` (a duration) or `at` (a window)",
+                        at_key=True,
+                    )
                 if not timer.does_something:
                     self.error(
                         path,
@@ -203,7 +405,62 @@ class PolicyChecker:
             self.error(("effective_until",), "effective_until must be after effective_from")
         return self.problems
 
-    def _unknown(self, kind: str, name: str, known: Mapping[str, Any] | set[str]) -> str:
+    def _later_key(self, path: DocPath, keys: list[str]) -> list[str]:
+        """`keys` of the mapping at `path` in the order they are written (keys of this policy's own
+        file last: in an override, the key it adds is the one to point at)."""
+
+        def written(key: str) -> tuple[bool, int, int]:
+            file, line, col = self.smap.key_at((*path, key))
+            return (file == self.smap.file, line, col)
+
+        return sorted(keys, key=written)
+
+    def check_terminal(self, sname: str) -> None:
+        state = self.p.states[sname]
+        for key in ("on", "timers"):
+            if getattr(state, key):
+                self.error(
+                    ("states", sname, key),
+                    "a terminal state closes the case: it cannot have `on` or `timers`",
+                    at_key=True,
+                )
+        if state.on_enter is not None:
+            for key in ("count", "decide", "set", "escalate", "goto"):
+                if getattr(state.on_enter, key):
+                    self.error(
+                        ("states", sname, "on_enter", key),
+                        "a terminal state closes the case: its `on_enter` only runs actions, "
+                        f"so `{key}` would never happen",
+                        at_key=True,
+                    )
+
+    def check_open_reads(self) -> None:
+        """Decisions `open` reads must be taken by `open` first (the engine reads one not taken as none)."""
+        p = self.p
+        if p.open is None:
+            return
+        decide = p.open.decide
+        for i, table in enumerate(decide):
+            if table in p.decisions:
+                for j, rule in enumerate(p.decisions[table].rules):
+                    self._reads_taken(("decisions", table, "rules", j, "if"), rule.if_, decide[:i])
+        for path, text in _handler_texts(p.open, ("open",)):
+            self._reads_taken(path, text, decide)
+        for cname, clock in p.sla.items():
+            if "open" in clock.start and isinstance(clock.target, Target):
+                self._reads_taken(("sla", cname, "target", "by"), clock.target.by, decide)
+
+    def _reads_taken(self, path: DocPath, text: str | None, taken: list[str]) -> None:
+        for table in self._decisions_read(text or ""):
+            if table in self._taken and table not in taken:
+                self.error_in_text(
+                    path,
+                    f"decisions.{table}",
+                    f"decision '{table}' is read before it is taken: add it to `decide` in `open`, "
+                    "before anything that reads it",
+                )
+
+    def _unknown(self, kind: str, name: str, known: Collection[str]) -> str:
         import difflib
 
         close = difflib.get_close_matches(name, list(known), n=1)
@@ -218,15 +475,19 @@ class PolicyChecker:
         if not p.states:
             self.error(("policy",), f"policy '{p.policy}' needs `states` (or mark it `abstract: true`)")
         elif not p.terminal_states:
-            self.error(("states",), "no state is terminal: a case could never close")
+            self.error(("states",), "no state is terminal: a case could never close", at_key=True)
         if p.open is not None:
             branches = p.open.branches
             if not branches or branches[-1].if_ is not None:
-                self.error(("open",), "`open` must always move the case to a state: end with a goto that has no `if`")
+                self.error(
+                    ("open",),
+                    "`open` must always move the case to a state: end with a goto that has no `if`",
+                    at_key=True,
+                )
 
     def check_calendar(self) -> None:
         p = self.p
-        if p.calendar is not None and p.calendar not in self.calendars:
+        if p.calendar is not None and p.calendar not in self.calendars and self.all_files_read:
             self.error(("calendar",), self._unknown("calendar", p.calendar, self.calendars))
         if p.calendar is None:
             for path, text in self._durations():
@@ -304,7 +565,14 @@ class PolicyChecker:
 
     def check_events(self) -> None:
         for ename, event in self.p.events.items():
+            for i, role in enumerate(event.roles):
+                if role not in ROLES:
+                    message = self._unknown("role", role, ROLES)
+                    if "did you mean" not in message:
+                        message += f" (roles: {', '.join(ROLES)})"
+                    self.error(("events", ename, "roles", i), message)
             scope = event_scope(self.scope, self.p, ename)
+            self._event = ename
             for i, req in enumerate(event.require):
                 self.expr(("events", ename, "require", i, "if"), req.if_, scope)
                 try:
@@ -314,6 +582,7 @@ class PolicyChecker:
                     continue
                 for message in check_names(req.message, scope, template=True):
                     self.error(("events", ename, "require", i, "message"), message)
+        self._event = None
 
     def check_handler(self, handler: Handler, path: DocPath, scope: Scope) -> None:
         p = self.p
@@ -416,6 +685,9 @@ class PolicyChecker:
                         self.error(sub, self._unknown("state", sname, p.states))
             if isinstance(clock.target, Target):
                 self.expr((*path, "target", "by"), clock.target.by, self.scope)
+            if (clock.warn_at is None) != (clock.on_warn is None):
+                given, missing = ("warn_at", "on_warn") if clock.on_warn is None else ("on_warn", "warn_at")
+                self.error((*path, given), f"`warn_at` and `on_warn` go together: add `{missing}`", at_key=True)
 
     def check_ladders(self) -> None:
         for lname, ladder in self.p.escalations.items():
@@ -475,6 +747,32 @@ class PolicyChecker:
                 continue
             out.update(_targets(clock.on_breach))
         return out
+
+
+def _handler_texts(handler: Handler, path: DocPath) -> Iterator[tuple[DocPath, str]]:
+    """The expressions a handler evaluates, with their paths (conditions, values set, action values)."""
+    for name, text in handler.set.items():
+        yield (*path, "set", name), text
+    yield from _action_texts(handler.actions, (*path, "actions"))
+    if isinstance(handler.goto, list):
+        for b, branch in enumerate(handler.goto):
+            if branch.if_ is not None:
+                yield (*path, "goto", b, "if"), branch.if_
+            for name, text in branch.set.items():
+                yield (*path, "goto", b, "set", name), text
+            yield from _action_texts(branch.actions, (*path, "goto", b, "actions"))
+
+
+def _action_texts(actions: list[Action], path: DocPath) -> Iterator[tuple[DocPath, str]]:
+    for i, action in enumerate(actions):
+        params = action.params
+        for key in EXPRESSION_PARAMS.get(action.type, ()):
+            value = getattr(params, key)
+            if isinstance(value, str):
+                yield (*path, i, action.type, key), value
+        if action.open_case is not None and action.open_case.data:
+            for k, text in action.open_case.data.items():
+                yield (*path, i, action.type, "data", k), text
 
 
 def _targets(handler: Handler | None) -> set[str]:

@@ -1,5 +1,9 @@
 """Rule tables: the first row whose `if` holds gives the outputs; the audit trail cites its id.
 
+A row that cannot be evaluated (its condition or a computed output errs) stops the table there: the
+rows below it are not tried, since taking one of them would give another answer without anyone
+knowing (a P2 complaint quietly handled as P3). The outcome carries the row and the error instead.
+
 Pure and separate from the case engine so that it can be measured on its own (bench/decisions.py).
 """
 
@@ -13,17 +17,20 @@ from typing import Any
 from jinja2.exceptions import TemplateError
 
 from policy_engine.expressions import ENV, Compiled, ExpressionError, compile_expression, lookup_path, referenced_paths
-from policy_engine.model import Decision
+from policy_engine.model import Decision, Rule
 
 
 @dataclass
 class Outcome:
-    """Which row matched (None when every row erred), its outputs, the inputs read, the errors met."""
+    """Which row matched, its outputs and the inputs read; or, with `error`, the row that erred (no
+    outputs: the decision is not taken). `rule` is None only for a table without a catch-all row."""
 
     rule: str | None
     outputs: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
+    error: str | None = None
+    # `skip_errors` (cases that began before erring rows stopped a table): the errors passed over.
+    skipped: list[str] = field(default_factory=list)
 
 
 def plain(value: Any) -> Any:
@@ -37,15 +44,28 @@ def plain(value: Any) -> Any:
     return value
 
 
-def output_value(value: Any, names: Mapping[str, Any], errors: list[str]) -> Any:
-    """A literal, or `=expression` computed from the case (an amount, say)."""
+def output_value(value: Any, names: Mapping[str, Any]) -> Any:
+    """A literal, or `=expression` computed from the case (an amount, say); raises ExpressionError."""
     if isinstance(value, str) and value.startswith("="):
-        try:
-            return plain(compile_expression(value[1:])(names))
-        except ExpressionError as exc:
-            errors.append(str(exc))
-            return None
+        return plain(compile_expression(value[1:])(names))
     return plain(value)
+
+
+def _matched(rule: Rule, names: Mapping[str, Any], inputs: dict[str, Any], skipped: list[str] | None = None) -> Outcome:
+    if skipped is not None:  # the earlier semantics: an output that errs is None, its error kept
+        outputs: dict[str, Any] = {}
+        for key, value in rule.then.items():
+            try:
+                outputs[key] = output_value(value, names)
+            except ExpressionError as exc:
+                skipped.append(str(exc))
+                outputs[key] = None
+        return Outcome(rule.id, outputs, inputs, skipped=skipped)
+    try:
+        outputs = {k: output_value(v, names) for k, v in rule.then.items()}
+    except ExpressionError as exc:
+        return Outcome(rule.id, {}, inputs, str(exc))
+    return Outcome(rule.id, outputs, inputs)
 
 
 @dataclass(frozen=True)
@@ -96,28 +116,29 @@ def _compiled(decision: Decision) -> _Compiled:
     return compiled
 
 
-def evaluate(decision: Decision, names: Mapping[str, Any]) -> Outcome:
-    """First matching row wins; a row whose condition errs is skipped and its error kept."""
+def evaluate(decision: Decision, names: Mapping[str, Any], *, skip_errors: bool = False) -> Outcome:
+    """First matching row wins; a row that errs stops the table (see the module's docstring).
+
+    `skip_errors` keeps the earlier semantics for cases that began under it (their histories must
+    replay as they ran): a row that errs is passed over and its error kept in `skipped`.
+    """
     compiled = _compiled(decision)
     if compiled.template is not None:
         try:
             rendered = compiled.template.render(names)
-        except Exception:  # a row erred: the row-by-row path skips it and keeps the error
-            return evaluate_rows(decision, names)
+        except Exception:  # a row erred: the row-by-row path finds which, with its message
+            return evaluate_rows(decision, names, skip_errors=skip_errors)
         if rendered:
             index = int(rendered)
-            rule = decision.rules[index]
-            errors: list[str] = []
             inputs = {path: plain(lookup_path(names, path)) for path in compiled.inputs_up_to[index]}
-            outputs = {k: output_value(v, names, errors) for k, v in rule.then.items()}
-            return Outcome(rule.id, outputs, inputs, errors)
-    return evaluate_rows(decision, names)
+            return _matched(decision.rules[index], names, inputs, [] if skip_errors else None)
+    return evaluate_rows(decision, names, skip_errors=skip_errors)
 
 
-def evaluate_rows(decision: Decision, names: Mapping[str, Any]) -> Outcome:
+def evaluate_rows(decision: Decision, names: Mapping[str, Any], *, skip_errors: bool = False) -> Outcome:
     """One row at a time, each condition on its own: the reference semantics of a table."""
     read: dict[str, Any] = {}
-    errors: list[str] = []
+    skipped: list[str] | None = [] if skip_errors else None
     for rule in decision.rules:
         if rule.if_ is not None:
             for path in referenced_paths(rule.if_):
@@ -127,9 +148,11 @@ def evaluate_rows(decision: Decision, names: Mapping[str, Any]) -> Outcome:
                 if not compile_expression(rule.if_).test(names):
                     continue
             except ExpressionError as exc:
-                errors.append(f"{rule.id}: {exc}")
+                if skipped is None:
+                    return Outcome(rule.id, {}, read, str(exc))
+                skipped.append(f"{rule.id}: {exc}")
                 continue
-        outputs = {k: output_value(v, names, errors) for k, v in rule.then.items()}
-        return Outcome(rule.id, outputs, read, errors)
-    # The validator requires a final catch-all row, so this only happens when every row errs.
-    return Outcome(None, {}, read, errors)
+        return _matched(rule, names, read, skipped)
+    # The validator requires a final catch-all row: only a table built without one (or, skipping
+    # errors, one whose every row erred) gets here.
+    return Outcome(None, {}, read, skipped=skipped or [])

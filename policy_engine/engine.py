@@ -26,6 +26,7 @@ from policy_engine.case import (
     EventIn,
     LadderState,
     OpenCase,
+    OpenFailed,
     OpenRefused,
     RunAction,
     SlaClockState,
@@ -45,6 +46,23 @@ from policy_engine.expressions import (
 from policy_engine.fields import normalise_data
 from policy_engine.model import Action, Branch, Handler, Policy, SlaClock, Target, duration_of
 from policy_engine.resolved import ResolvedPolicy
+
+
+class PolicyFailed(Exception):
+    """A decision row or a goto condition could not be evaluated (it compares a field the case does not
+    have with a number, say).
+
+    What the case does next depends on it, so the handler stops there: taking the next row or branch
+    instead would quietly give another outcome (a P2 complaint handled as P3). `step` records an
+    `error` entry; an event is then not applied at all, a timer's handler stops at the failure, and
+    a case that fails while opening is refused (it has no state to stay in).
+    """
+
+    def __init__(self, message: str, detail: dict[str, Any]) -> None:
+        self.message = message
+        self.detail = detail
+        super().__init__(message)
+
 
 # A handler that moves the case into a state whose on_enter moves it again, and so on: a policy could
 # loop forever. The engine stops after this many moves in one step and records why.
@@ -84,8 +102,13 @@ class _Windows(Mapping[str, bool]):
 class _Run:
     """One step of one case: the mutable working copy and the commands it produces."""
 
-    def __init__(self, resolved: ResolvedPolicy, state: CaseState, now: dt.datetime) -> None:
+    def __init__(
+        self, resolved: ResolvedPolicy, state: CaseState, now: dt.datetime, *, stop_on_policy_error: bool = True
+    ) -> None:
         self.resolved = resolved
+        # False only for cases that began before a failing row or condition stopped the handler
+        # (the workflow asks `workflow.patched`): they pass over it as they did, to replay as they ran.
+        self.stop_on_policy_error = stop_on_policy_error
         self.policy: Policy = resolved.policy
         calendar = resolved.calendar
         if calendar is None:
@@ -217,8 +240,13 @@ class _Run:
         try:
             return compile_expression(branch.if_).test(self.names(event))
         except ExpressionError as exc:
-            self.log("transition", "", error=str(exc), condition=branch.if_)
-            return False
+            if not self.stop_on_policy_error:
+                self.log("transition", "", error=str(exc), condition=branch.if_)
+                return False
+            raise PolicyFailed(
+                f"a goto condition failed while handling '{self.via}': {exc}",
+                {"condition": branch.if_, "while": self.via},
+            ) from None
 
     def run_branch(self, branch: Branch, event: EventIn | None, cause: str) -> None:
         if isinstance(branch, Branch) and (branch.set or branch.actions or branch.escalate):
@@ -241,10 +269,17 @@ class _Run:
             self.log("variable", name, value=self.s.vars[name])
 
     def decide(self, table: str, event: EventIn | None) -> None:
-        outcome = evaluate_decision(self.policy.decisions[table], self.names(event))
+        outcome = evaluate_decision(
+            self.policy.decisions[table], self.names(event), skip_errors=not self.stop_on_policy_error
+        )
+        if outcome.error is not None:
+            raise PolicyFailed(
+                f"decision '{table}' failed at row '{outcome.rule}': {outcome.error}",
+                {"decision": table, "rule": outcome.rule, "inputs": outcome.inputs, "while": self.via},
+            )
         detail: dict[str, Any] = {"rule": outcome.rule, "outputs": outcome.outputs, "inputs": outcome.inputs}
-        if outcome.errors:
-            detail["errors"] = outcome.errors
+        if outcome.skipped:
+            detail["errors"] = outcome.skipped
         if outcome.rule is not None:
             self.changed()
             self.s.decisions[table] = DecisionTaken(rule=outcome.rule, outputs=outcome.outputs, at=self.now)
@@ -567,7 +602,7 @@ def _working_copy(state: CaseState) -> CaseState:
 # The public functions
 
 
-def open_case(resolved: ResolvedPolicy, inp: OpenCase) -> StepResult:
+def open_case(resolved: ResolvedPolicy, inp: OpenCase, *, stop_on_policy_error: bool = True) -> StepResult:
     """Open a case on a resolved policy; raises OpenRefused when the data does not fit."""
     policy = resolved.policy
     if policy.case_type != inp.case_type:
@@ -592,11 +627,14 @@ def open_case(resolved: ResolvedPolicy, inp: OpenCase) -> StepResult:
         counters={name: 0 for name in policy.counters},
         sla={name: SlaClockState() for name in policy.sla},
     )
-    run = _Run(resolved, state, at)
+    run = _Run(resolved, state, at, stop_on_policy_error=stop_on_policy_error)
     run.log("open", inp.case_type, policy=resolved.id, version=resolved.version)
     assert policy.open is not None
     run.via = "open"
-    run.run_handler(policy.open, None, "case")
+    try:
+        run.run_handler(policy.open, None, "case")
+    except PolicyFailed as exc:
+        raise OpenFailed(f"the policy failed while opening the case: {exc.message}") from None
     # Clocks that start at opening start once the opening's decisions are taken: their targets may
     # depend on them (a P1 complaint has 2 h). A case refused at opening starts no clock.
     for cname, clock in policy.sla.items():
@@ -654,10 +692,16 @@ def _admit(resolved: ResolvedPolicy, state: CaseState, event: EventIn) -> tuple[
     return None, normalised
 
 
-def step(resolved: ResolvedPolicy, state: CaseState, inp: EventIn | TimerDue) -> StepResult:
-    """Apply one input to a case; the caller's state is left untouched."""
+def step(
+    resolved: ResolvedPolicy, state: CaseState, inp: EventIn | TimerDue, *, stop_on_policy_error: bool = True
+) -> StepResult:
+    """Apply one input to a case; the caller's state is left untouched.
+
+    A decision row or goto condition that cannot be evaluated stops the handler (see PolicyFailed);
+    `stop_on_policy_error=False` passes over it instead, for cases that began before that rule.
+    """
     work = _working_copy(state)
-    run = _Run(resolved, work, inp.at)
+    run = _Run(resolved, work, inp.at, stop_on_policy_error=stop_on_policy_error)
     if isinstance(inp, TimerDue):
         return _timer(run, inp)
     if inp.key is not None and inp.key in work.event_keys:
@@ -680,7 +724,22 @@ def step(resolved: ResolvedPolicy, state: CaseState, inp: EventIn | TimerDue) ->
     current = resolved.policy.states[work.state]
     handler = current.on.get(inp.name) or resolved.policy.any_state[inp.name]
     run.via = inp.name
-    run.run_handler(handler, event, "case")
+    try:
+        run.run_handler(handler, event, "case")
+    except PolicyFailed as exc:
+        # Nothing of the event is applied (no half-run handler, no effect): the case stays as it was,
+        # with the failure in its timeline. Its key is not kept, since the event did not happen.
+        kept = _working_copy(state)
+        _Run(resolved, kept, inp.at).log(
+            "error",
+            exc.detail.get("decision", "goto"),
+            message=f"{exc.message}; the event was not applied",
+            event=inp.name,
+            actor=inp.actor.model_dump(),
+            data=inp.data,
+            **exc.detail,
+        )
+        return StepResult(state=kept, failed=exc.message)
     return StepResult(state=work, commands=run.commands)
 
 
@@ -689,6 +748,23 @@ def _timer(run: _Run, inp: TimerDue) -> StepResult:
     if inp.name not in s.timers or s.closed:
         return StepResult(state=s)  # cancelled or already fired: nothing to do
     del s.timers[inp.name]
+    try:
+        _fire(run, inp)
+    except PolicyFailed as exc:
+        # Time has passed and cannot be undone (an SLA breach stays a breach): what the timer did up
+        # to the failure stands, and nothing after it runs.
+        run.log(
+            "error",
+            exc.detail.get("decision", "goto"),
+            message=f"{exc.message}; the rest of the handler did not run",
+            timer=inp.name,
+            **exc.detail,
+        )
+        return StepResult(state=s, commands=run.commands, failed=exc.message)
+    return StepResult(state=s, commands=run.commands)
+
+
+def _fire(run: _Run, inp: TimerDue) -> None:
     kind, _, rest = inp.name.partition(":")
     if kind == "state":
         sname, _, tname = rest.partition(":")
@@ -703,7 +779,6 @@ def _timer(run: _Run, inp: TimerDue) -> StepResult:
         lname, _, level = rest.rpartition(":")
         run.via = f"escalation {lname}"
         run.ladder_timer(lname, int(level))
-    return StepResult(state=s, commands=run.commands)
 
 
 def report_event(resolved: ResolvedPolicy, command: RunAction, at: dt.datetime) -> EventIn | None:

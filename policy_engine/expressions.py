@@ -9,7 +9,9 @@ anything undefined raises instead of quietly becoming empty.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -101,6 +103,8 @@ class Expression:
             result = self._fn.evaluate(names)
         except TemplateError as exc:
             raise ExpressionError(f"`{self.text}`: {exc.message or exc}") from None
+        except TypeError as exc:
+            raise ExpressionError(f"`{self.text}`: {_type_error(exc)}") from None
         except Exception as exc:
             raise ExpressionError(f"`{self.text}`: {type(exc).__name__}: {exc}") from None
         if isinstance(result, Undefined):
@@ -109,6 +113,36 @@ class Expression:
 
     def test(self, names: Mapping[str, Any]) -> bool:
         return bool(self(names))
+
+
+# Python's words for values, in the operator's (the timeline shows these messages).
+_VALUE_KINDS = {
+    "int": "a number",
+    "float": "a number",
+    "str": "text",
+    "bool": "true/false",
+    "NoneType": "nothing (a value the case does not have)",
+    "list": "a list",
+    "dict": "a mapping",
+    "datetime": "a date-time",
+    "date": "a date",
+}
+_UNORDERABLE = re.compile(r"'(\S+)' not supported between instances of '(\w+)' and '(\w+)'")
+_BAD_OPERANDS = re.compile(r"unsupported operand type\(s\) for (\S+): '(\w+)' and '(\w+)'")
+
+
+def _type_error(exc: TypeError) -> str:
+    """A comparison or a sum of values that do not go together, said without Python's type names."""
+    text = str(exc)
+    match = _UNORDERABLE.search(text)
+    if match:
+        op, left, right = match.groups()
+        return f"cannot compare {_VALUE_KINDS.get(left, left)} with {_VALUE_KINDS.get(right, right)} ('{op}')"
+    match = _BAD_OPERANDS.search(text)
+    if match:
+        op, left, right = match.groups()
+        return f"cannot apply '{op}' to {_VALUE_KINDS.get(left, left)} and {_VALUE_KINDS.get(right, right)}"
+    return f"TypeError: {text}"
 
 
 def _syntax_message(text: str, exc: TemplateError) -> str:
@@ -236,6 +270,65 @@ def referenced_paths(text: str) -> tuple[str, ...]:
 
     walk(ast)
     return tuple(dict.fromkeys(found))
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One side of a comparison: a dotted name (`case.amount`), a literal (`1000`, `'vip'`, `['a']`),
+    or something computed that the checker does not follow (neither)."""
+
+    path: str | None = None
+    literal: bool = False
+    value: Any = None
+
+    def __str__(self) -> str:
+        if self.path is not None:
+            return self.path
+        return repr(self.value) if self.literal else "(a computed value)"
+
+
+# Jinja's names of comparison operators, as the operator wrote them.
+OPERATORS = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=", "in": "in", "notin": "not in"}
+
+
+def _operand(node: nodes.Node) -> Operand:
+    if isinstance(node, nodes.Const):
+        return Operand(literal=True, value=node.value)
+    if isinstance(node, nodes.Neg) and isinstance(node.node, nodes.Const) and isinstance(node.node.value, int | float):
+        return Operand(literal=True, value=-node.node.value)
+    if isinstance(node, nodes.List | nodes.Tuple) and all(isinstance(i, nodes.Const) for i in node.items):
+        return Operand(literal=True, value=[i.value for i in node.items if isinstance(i, nodes.Const)])
+    path = _dotted(node)
+    return Operand(path=path) if path else Operand()
+
+
+def _dotted(node: nodes.Node) -> str | None:
+    """`case.item.category` (or `params['high_amount']`) as a dotted name; None for anything computed."""
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Getattr):
+        base = _dotted(node.node)
+        return f"{base}.{node.attr}" if base else None
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        base = _dotted(node.node)
+        return f"{base}.{node.arg.value}" if base else None
+    return None
+
+
+@lru_cache(maxsize=8192)
+def comparisons(text: str) -> tuple[tuple[Operand, str, Operand], ...]:
+    """Each comparison in an expression as (left, operator, right): `a < b < c` gives two."""
+    try:
+        ast = ENV.parse("{{ " + text + " }}")
+    except TemplateSyntaxError:
+        return ()
+    found: list[tuple[Operand, str, Operand]] = []
+    for node in ast.find_all(nodes.Compare):
+        left = node.expr
+        for op in node.ops:
+            found.append((_operand(left), OPERATORS.get(op.op, op.op), _operand(op.expr)))
+            left = op.expr
+    return tuple(found)
 
 
 def lookup_path(names: Mapping[str, Any], dotted: str) -> Any:

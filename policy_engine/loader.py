@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from policy_engine.calendar import Calendar
 from policy_engine.checks import PolicyChecker, TemplateFile, check_template_files
-from policy_engine.model import Policy
+from policy_engine.model import ACTION_PARAMS, Policy
 from policy_engine.problems import PolicyError, Problem
 from policy_engine.resolved import ResolvedPolicy
 from policy_engine.selection import PolicySet, check_selection
@@ -48,6 +48,9 @@ class _Collected:
     raw: dict[str, RawPolicy] = field(default_factory=dict)
     calendars: dict[str, Calendar] = field(default_factory=dict)
     templates: dict[str, dict[str, TemplateFile]] = field(default_factory=dict)
+    # Files that could not be read as YAML. What they define is unknown, so a policy or calendar
+    # "missing" elsewhere may be in them: such references are not reported (only the YAML mistake is).
+    unreadable: list[str] = field(default_factory=list)
 
 
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[Problem]]:
@@ -83,13 +86,22 @@ def pydantic_problems(exc: ValidationError, raw: Any, smap: SourceMap) -> list[P
         last = path[-1] if path else None
         if kind == "extra_forbidden":
             parent = path[:-1]
-            known = _known_keys(err, raw, parent)
+            # Every `actions:` list holds actions: an unknown key there is an action type that does not exist.
+            is_action = len(parent) >= 2 and parent[-2] == "actions" and isinstance(parent[-1], int)
+            known = list(ACTION_PARAMS) if is_action else _known_keys(err, raw, parent)
             hint = difflib.get_close_matches(str(last), known, n=1)
-            msg = f"unknown key '{last}'" + (f"; did you mean '{hint[0]}'?" if hint else "")
+            msg = f"unknown {'action' if is_action else 'key'} '{last}'" + (
+                f"; did you mean '{hint[0]}'?" if hint else ""
+            )
+            if is_action and not hint:
+                msg += f" (actions: {', '.join(ACTION_PARAMS)})"
             problems.append(smap.problem(path, msg, at_key=True))
         elif kind == "missing":
             missing = err["loc"][-1]
             problems.append(smap.problem(path, f"missing required key '{missing}'"))
+        elif err["loc"] and err["loc"][-1] == "[key]":
+            # A mapping key that is not a valid name (a counter `second reopens:`): point at the key.
+            problems.append(smap.problem(path, message, at_key=True))
         else:
             where = f"{last}: " if isinstance(last, str) and kind != "value_error" else ""
             problems.append(smap.problem(_refine_by_date(raw, path, message), f"{where}{message}"))
@@ -179,7 +191,9 @@ def _collect(paths: Sequence[Path]) -> _Collected:
         data, smap, problems = load_yaml_file(path, name)
         out.problems.extend(problems)
         if data is None:
-            if not problems:
+            if problems:
+                out.unreadable.append(name)
+            else:
                 out.problems.append(Problem(name, 1, 1, "the file is empty"))
             continue
         if not isinstance(data, dict):
@@ -324,6 +338,9 @@ def _resolve_extends(out: _Collected) -> dict[str, RawPolicy]:
             out.problems.append(raw.smap.problem(("extends",), f"`extends` chain loops: {loop}"))
             broken.add(pid)
             return None
+        if parent_id not in out.raw and out.unreadable:
+            broken.add(pid)  # perhaps defined in the unreadable file: its YAML mistake is the one to fix
+            return None
         if parent_id not in out.raw:
             close = difflib.get_close_matches(parent_id, list(out.raw), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -356,7 +373,7 @@ def load_policy_set(paths: Sequence[Path | str]) -> PolicySet:
     template_uses = []
     used_templates: dict[str, set[str]] = {}
     for pid, (policy, smap) in policies.items():
-        checker = PolicyChecker(policy, smap, out.calendars, out.templates)
+        checker = PolicyChecker(policy, smap, out.calendars, out.templates, all_files_read=not out.unreadable)
         out.problems.extend(checker.run())
         used_templates[pid] = checker.used_templates
         if not policy.abstract:

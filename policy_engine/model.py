@@ -19,6 +19,11 @@ from policy_engine.fields import FieldSpec
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 
+# Who may send events and receive notifications: the roles of the after-sales loops (shared
+# loops.md). A fixed part of the language, not something a policy declares, so that a misspelt role
+# (`roles: [merchnat]`) is refused when the policy loads instead of refusing every real merchant.
+ROLES: tuple[str, ...] = ("customer", "merchant", "agent", "supervisor", "mediator", "system")
+
 
 def _check_duration(text: str) -> str:
     parse_duration(text)  # raises ValueError with an operator-friendly message
@@ -194,14 +199,9 @@ class Handler(_Model):
 
 
 class Timer(Handler):
+    # Exactly one of the two: checked in checks.py, which can point at the key that is missing or extra.
     after: DurationText | None = None
     at: Name | None = None
-
-    @model_validator(mode="after")
-    def _when(self) -> Timer:
-        if (self.after is None) == (self.at is None):
-            raise ValueError("a timer needs exactly one of `after` (a duration) or `at` (a window)")
-        return self
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,7 +214,8 @@ class Requirement(_Model):
 
 
 class Event(_Model):
-    roles: list[Name] = Field(min_length=1)
+    # Each one of ROLES: checked in checks.py (with a "did you mean"); the schema lets editors complete them.
+    roles: list[Name] = Field(min_length=1, json_schema_extra={"items": {"type": "string", "enum": list(ROLES)}})
     description: str = ""
     data: dict[Name, FieldSpec] = Field(default_factory=dict)
     require: list[Requirement] = Field(default_factory=list)
@@ -227,16 +228,13 @@ class State(_Model):
     timers: dict[Name, Timer] = Field(default_factory=dict)
     on_enter: Handler | None = None
 
+    # A terminal state with `on`, `timers` or an `on_enter` that does more than actions is refused in
+    # checks.py, at the key that should not be there.
+
     @model_validator(mode="before")
     @classmethod
     def _empty(cls, value: Any) -> Any:
         return {} if value is None else value
-
-    @model_validator(mode="after")
-    def _terminal_is_final(self) -> State:
-        if self.terminal and (self.on or self.timers):
-            raise ValueError("a terminal state closes the case: it cannot have `on` or `timers`")
-        return self
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,16 +243,11 @@ class State(_Model):
 
 class Window(_Model):
     from_: Expr = Field(alias="from")
+    # Exactly one of the three: checked in checks.py, at the key that is one too many.
     length: DurationText | None = None
     months: int | Expr | None = None
     days: int | Expr | None = None
     description: str = ""
-
-    @model_validator(mode="after")
-    def _one_length(self) -> Window:
-        if sum(x is not None for x in (self.length, self.months, self.days)) != 1:
-            raise ValueError("a window needs exactly one of `length` (a duration), `months` or `days`")
-        return self
 
 
 class Rule(_Model):
@@ -291,11 +284,18 @@ class Target(_Model):
 
 
 def _percent(value: Any) -> Any:
-    if isinstance(value, str) and value.strip().endswith("%"):
+    if isinstance(value, str):
         try:
-            return float(value.strip()[:-1]) / 100
+            share = float(value.strip().removesuffix("%")) / 100
         except ValueError:
-            raise ValueError(f"'{value}' is not a percentage such as 75%") from None
+            raise ValueError(f"warn_at '{value}' is not a percentage such as 75%") from None
+        if not value.strip().endswith("%"):
+            raise ValueError(f"warn_at '{value}' is not a percentage: write it with %, such as 75%")
+        if not 0 < share < 1:
+            raise ValueError(f"warn_at '{value}' is not a share of the target: write more than 0% and less than 100%")
+        return share
+    if isinstance(value, int | float) and not isinstance(value, bool) and not 0 < value < 1:
+        raise ValueError(f"warn_at {value} is not a share of the target: write a percentage such as 75%")
     return value
 
 
@@ -314,12 +314,7 @@ class SlaClock(_Model):
 
     _start = field_validator("start", mode="before")(_one_or_many)
     _warn = field_validator("warn_at", mode="before")(_percent)
-
-    @model_validator(mode="after")
-    def _warning(self) -> SlaClock:
-        if (self.warn_at is None) != (self.on_warn is None):
-            raise ValueError("`warn_at` and `on_warn` go together")
-        return self
+    # `warn_at` without `on_warn` (or the reverse) is refused in checks.py, at the one that is there.
 
 
 class Level(_Model):

@@ -86,21 +86,30 @@ class PolicySet:
 
 
 def check_selection(policies: Mapping[str, tuple[Policy, SourceMap]]) -> list[Problem]:
-    """Two policies of one case type that could both run the same case in the same order."""
+    """Two policies of one case type that could both run the same case in the same order.
+
+    Both without `when`, or both with the same `when` (an override copied for the same merchant): the
+    order would fall to the policy ids, which is nobody's intent. Reported at the second one, in the
+    order the files are read. Different conditions that can hold together are not found here.
+    """
     problems: list[Problem] = []
-    seen: dict[tuple[str | None, int, dt.date | None], str] = {}
-    for pid, (policy, smap) in sorted(policies.items()):
-        if policy.when is not None:
+    seen: dict[tuple[str | None, int, dt.date | None, str | None], str] = {}
+    for pid, (policy, smap) in policies.items():
+        when = " ".join(policy.when.split()) if policy.when is not None else None
+        key = (policy.case_type, policy.order, policy.effective_from, when)
+        if key not in seen:
+            seen[key] = pid
             continue
-        key = (policy.case_type, policy.order, policy.effective_from)
-        if key in seen:
-            problems.append(
-                smap.problem(
-                    ("policy",),
-                    f"policies '{seen[key]}' and '{pid}' both run every '{policy.case_type}' case from the "
-                    "same date in the same order: give one a `when`, an `order` or another `effective_from`",
-                )
+        if when is None:
+            message = (
+                f"policies '{seen[key]}' and '{pid}' both run every '{policy.case_type}' case from the "
+                "same date in the same order: give one a `when`, an `order` or another `effective_from`"
             )
         else:
-            seen[key] = pid
+            message = (
+                f"policies '{seen[key]}' and '{pid}' have the same `when` ({when}), `order` and "
+                f"`effective_from`: nothing says which runs the case; give one another `order` or "
+                "`effective_from`, or merge them"
+            )
+        problems.append(smap.problem(("policy",), message))
     return problems

@@ -58,6 +58,9 @@ class SimulationResult(BaseModel):
     rejected_events: int = 0
     states_visited: list[str] = Field(default_factory=list)
     decisions: dict[str, str] = Field(default_factory=dict)
+    # Where the policy failed on the way (the message of each `error` timeline entry): a policy test
+    # fails on any, so a decision that errs is never passed over.
+    policy_errors: list[str] = Field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The outcome an operator compares across policy versions."""
@@ -70,6 +73,7 @@ class SimulationResult(BaseModel):
             "escalation_level": self.escalation_level,
             "rejected_events": self.rejected_events,
             "error": self.error,
+            "policy_errors": self.policy_errors,
         }
 
 
@@ -147,7 +151,8 @@ def run_on_policy(resolved: ResolvedPolicy, scenario: Scenario) -> SimulationRes
         return result
     result = result_of(state, driver.actions, scenario.file)
     if scenario.expect is not None:
-        result.failures = check_expectations(scenario, result)
+        result.failures = [f"the policy failed: {e}" for e in result.policy_errors]
+        result.failures += check_expectations(scenario, result)
         result.passed = not result.failures
     return result
 
@@ -185,6 +190,7 @@ def result_of(state: CaseState, actions: list[ActionRecord], file: str = "") -> 
         rejected_events=state.refused,
         states_visited=visited,
         decisions={name: d.rule for name, d in state.decisions.items()},
+        policy_errors=[str(e.detail.get("message", "")) for e in state.timeline if e.kind == "error"],
     )
 
 

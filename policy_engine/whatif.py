@@ -50,7 +50,7 @@ def compare_results(old: list[SimulationResult], new: list[SimulationResult]) ->
     for before, after in zip(old, new, strict=True):
         a, b = before.summary(), after.summary()
         changes: list[FieldChange] = []
-        for key in ("final_state", "closed", "error", "escalation_level", "rejected_events"):
+        for key in ("final_state", "closed", "error", "policy_errors", "escalation_level", "rejected_events"):
             if a[key] != b[key]:
                 changes.append(FieldChange(field=key, old=_show(a[key]), new=_show(b[key])))
         ca, cb = _action_counts(a["actions"]), _action_counts(b["actions"])

@@ -59,6 +59,23 @@ class SourceMap:
         return out
 
 
+def find_on_line(pos: Position, needle: str) -> Position:
+    """Where `needle` (a name or value inside an expression) is written on the line of `pos`, at or
+    after its column; `pos` itself when it is not there (an expression written over several lines,
+    a name spelt another way, a file that changed since)."""
+    file, line, col = pos
+    if not needle:
+        return pos
+    try:
+        with open(file, encoding="utf-8") as f:
+            text = next((ln for n, ln in enumerate(f, start=1) if n == line), "")
+    except (OSError, UnicodeDecodeError):
+        return pos
+    # Not inside a longer name: `customer` is not found in `case.customer_id`.
+    match = re.compile(rf"(?<![\w.]){re.escape(needle)}(?!\w)").search(text, col - 1)
+    return pos if match is None else (file, line, match.start() + 1)
+
+
 class _Loader(yaml.SafeLoader):
     """YAML 1.2 booleans: only true/false. In YAML 1.1 `on`, `off`, `yes` and `no` are booleans, which
     would turn a state's `on:` key or a state named `no` into true/false behind an operator's back."""

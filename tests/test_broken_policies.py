@@ -141,3 +141,21 @@ def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:
         load_policy_set([BASE, two])
     messages = " | ".join(p.message for p in info.value.problems)
     assert "workin" in messages and "later" in messages
+
+
+def test_a_file_that_is_not_yaml_reports_only_its_own_mistake(tmp_path: Path) -> None:
+    """Its policies and calendars are unknown, so references to them elsewhere are not reported as
+    unknown (an override extending `return-default` when returns.yaml has a syntax error)."""
+    import shutil
+
+    folder = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", folder)
+    returns = folder / "returns.yaml"
+    returns.write_text(returns.read_text(encoding="utf-8") + "\nbroken: [\n", encoding="utf-8")
+    calendar = folder / "calendars" / "cn-mainland.yaml"
+    calendar.write_text("calendar: cn-mainland\n  bad indent: [\n", encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy_set([folder])
+    messages = [str(p) for p in info.value.problems]
+    assert len(messages) == 2, messages
+    assert all("YAML syntax" in m for m in messages), messages

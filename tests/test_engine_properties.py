@@ -18,13 +18,13 @@ from policy_engine.case import Actor, CaseState, EventIn, OpenCase, TimerDue
 from policy_engine.engine import accepted_events, check_event, open_case, step
 from policy_engine.fields import FieldSpec
 from policy_engine.loader import load_policy_set
+from policy_engine.model import ROLES
 from policy_engine.resolved import ResolvedPolicy
 from policy_engine.scenario import load_scenario, scenario_files
 from tests.conftest import POLICIES, SCENARIOS
 
 POLICY_SET = load_policy_set([POLICIES])
 OPENINGS = [load_scenario(p) for p in scenario_files([SCENARIOS])]
-ROLES = ["customer", "merchant", "agent", "supervisor", "mediator", "system"]
 CASE_TYPES = sorted({s.case_type for s in OPENINGS})
 
 

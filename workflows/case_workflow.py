@@ -19,13 +19,24 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from policy_engine.case import Actor as EngineActor
-    from policy_engine.case import CaseState, EventIn, OpenCase, OpenRefused, RunAction, StepResult, TimerDue
+    from policy_engine.case import (
+        CaseState,
+        EventIn,
+        OpenCase,
+        OpenFailed,
+        OpenRefused,
+        RunAction,
+        StepResult,
+        TimerDue,
+    )
     from policy_engine.engine import accepted_events, check_event, listing, open_case, report_event, step
     from policy_engine.pinning import pinned_policy
     from policy_engine.resolved import ResolvedPolicy
     from workflows.contract import (
         CASE_EXISTS,
         CASE_REFUSED,
+        PATCH_STOP_ON_POLICY_ERROR,
+        POLICY_FAILED,
         QUERY_OPENING,
         QUERY_STATUS,
         QUERY_TIMELINE,
@@ -74,6 +85,12 @@ class AfterSalesCase:
         self.opened_in_task: int | None = None
         self.refusal: str | None = None  # why the case could not open, for the `open` update
         self.list_by_state = True  # see CaseStart.list_by_state
+        self.open_answered = False  # an `open` update was answered (later ones report `duplicate`)
+        # Whether a decision row or goto condition that errs stops the handler (PolicyFailed), as it
+        # does since PATCH_STOP_ON_POLICY_ERROR, or is passed over, as it was before. Asked of
+        # `workflow.patched` only when the policy first fails (the two differ only then), so a case
+        # that never fails carries no patch marker; None until then.
+        self.stop_on_policy_error: bool | None = None
 
     def now(self) -> dt.datetime:
         """The case's clock: the server's, shifted for replayed scenarios (see CaseStart)."""
@@ -83,6 +100,8 @@ class AfterSalesCase:
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseStatus:
+        if start.pinned is not None:
+            self.stop_on_policy_error = start.pinned.stop_on_policy_error
         self.opening = start.open
         self.offset = dt.timedelta(seconds=start.clock_offset_seconds)
         self.list_by_state = start.list_by_state
@@ -90,6 +109,7 @@ class AfterSalesCase:
             self.policy = pinned_policy(start.pinned.policy_version, start.pinned.policy_content)
             self.state = start.pinned.state
             self.actions.extend(start.pinned.pending_actions)
+            self.open_answered = True  # a continued case: its opening was answered in an earlier run
         else:
             await self._open(start.open)
         self._index()
@@ -134,11 +154,14 @@ class AfterSalesCase:
                 await self._refuse(cause.message)
             raise
         self.policy = pinned_policy(payload.policy_version, payload.policy_content)
+        opening = OpenCase(case_id=req.case_id, case_type=req.case_type, data=req.data, at=opened_at, links=req.links)
         try:
-            result = open_case(
-                self.policy,
-                OpenCase(case_id=req.case_id, case_type=req.case_type, data=req.data, at=opened_at, links=req.links),
-            )
+            try:
+                result = open_case(self.policy, opening)
+            except OpenFailed:
+                if self._stops_on_policy_error():
+                    raise
+                result = open_case(self.policy, opening, stop_on_policy_error=False)
         except OpenRefused as exc:
             await self._refuse(str(exc))
             raise ApplicationError(str(exc), type=CASE_REFUSED, non_retryable=True) from None
@@ -167,6 +190,7 @@ class AfterSalesCase:
                 policy_content=policy.content(),
                 state=self._state(),
                 pending_actions=list(self.actions),
+                stop_on_policy_error=self.stop_on_policy_error,
             ),
             history_limit=start.history_limit,
             clock_offset_seconds=start.clock_offset_seconds,
@@ -183,8 +207,23 @@ class AfterSalesCase:
         assert self.state is not None, "the case is not open yet"
         return self.state
 
+    def _step(self, state: CaseState, inp: EventIn | TimerDue) -> StepResult:
+        result = step(self._policy(), state, inp, stop_on_policy_error=self.stop_on_policy_error is not False)
+        if result.failed is not None and not self._stops_on_policy_error():
+            result = step(self._policy(), state, inp, stop_on_policy_error=False)
+        return result
+
+    def _stops_on_policy_error(self) -> bool:
+        """Decided at the case's first policy failure: False when replaying a case begun before."""
+        if self.stop_on_policy_error is None:
+            self.stop_on_policy_error = workflow.patched(PATCH_STOP_ON_POLICY_ERROR)
+        return self.stop_on_policy_error
+
     def _absorb(self, result: StepResult) -> None:
         self.state = result.state
+        if result.failed is not None:
+            # Also in the timeline (an `error` entry); logged so that whoever watches the worker sees it.
+            workflow.logger.error("the policy failed", extra={"case_id": result.state.case_id, "error": result.failed})
         for command in result.commands:
             if isinstance(command, RunAction):
                 self.actions.append(command)
@@ -197,7 +236,8 @@ class AfterSalesCase:
         state = self._state()
         now = self.now()
         while (nxt := state.next_timer()) is not None and nxt[1] <= now and not state.closed:
-            state = step(self._policy(), state, TimerDue(name=nxt[0], at=nxt[1])).state
+            due = TimerDue(name=nxt[0], at=nxt[1])
+            state = step(self._policy(), state, due, stop_on_policy_error=self.stop_on_policy_error is not False).state
         return state
 
     def _fire_due(self) -> None:
@@ -207,7 +247,7 @@ class AfterSalesCase:
             nxt = state.next_timer()
             if nxt is None or nxt[1] > now or state.closed:
                 return
-            self._absorb(step(self._policy(), state, TimerDue(name=nxt[0], at=nxt[1])))
+            self._absorb(self._step(state, TimerDue(name=nxt[0], at=nxt[1])))
 
     def _event(self, req: EventRequest) -> EventIn:
         return EventIn(
@@ -219,7 +259,7 @@ class AfterSalesCase:
             if self.inbox:
                 event = self.inbox.popleft()
                 self._fire_due()
-                self._absorb(step(self._policy(), self._state(), event))
+                self._absorb(self._step(self._state(), event))
                 continue
             command = self.actions.popleft()
             await self._run_action(command)
@@ -255,7 +295,7 @@ class AfterSalesCase:
         report = report_event(policy, command, self.now())
         if report is not None and outcome.completed:
             self._fire_due()
-            self._absorb(step(policy, self._state(), report))
+            self._absorb(self._step(self._state(), report))
 
     def _index(self) -> None:
         if self.state is None or self.policy is None:
@@ -280,7 +320,11 @@ class AfterSalesCase:
         await workflow.wait_condition(lambda: self.state is not None or self.refusal is not None)
         if self.refusal is not None:
             raise ApplicationError(self.refusal, type=CASE_REFUSED, non_retryable=True)
-        return self._status()
+        # The update sent with the start is answered first; any later one opens nothing new. No
+        # command depends on this, so replaying an earlier history is unaffected.
+        repeated = self.open_answered
+        self.open_answered = True
+        return self._status(duplicate=repeated)
 
     @open.validator
     def _validate_open(self, req: OpenRequest) -> None:
@@ -292,8 +336,11 @@ class AfterSalesCase:
     async def submit_event(self, req: EventRequest) -> CaseStatus:
         await workflow.wait_condition(lambda: self.state is not None)
         self._fire_due()
-        result = step(self._policy(), self._state(), self._event(req))
+        result = self._step(self._state(), self._event(req))
         self._absorb(result)
+        if result.failed is not None:
+            # The event was not applied: the sender hears why instead of an unchanged status.
+            raise ApplicationError(f"the policy failed: {result.failed}", type=POLICY_FAILED, non_retryable=True)
         return self._status(duplicate=result.duplicate)
 
     @submit_event.validator

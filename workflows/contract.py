@@ -22,6 +22,9 @@ UPDATE_SUBMIT_EVENT = "submit_event"
 UPDATE_OPEN = "open"
 CASE_EXISTS = "the case already exists with other data"
 CASE_REFUSED = "CaseRefused"  # the error type when a case cannot open (its data fits no policy)
+# workflow.patched id: from it on, a decision row or goto condition that errs stops the handler.
+PATCH_STOP_ON_POLICY_ERROR = "stop-on-policy-error"
+POLICY_FAILED = "PolicyFailed"  # the error type of an event the policy failed on (not applied)
 SIGNAL_EVENT = "event"
 QUERY_STATUS = "status"
 QUERY_TIMELINE = "timeline"
@@ -58,6 +61,8 @@ class PinnedCase(_Msg):
     policy_content: dict[str, Any]
     state: CaseState
     pending_actions: list[RunAction] = Field(default_factory=list)
+    # Kept across continue-as-new once decided (see AfterSalesCase.stop_on_policy_error).
+    stop_on_policy_error: bool | None = None
 
 
 class CaseStart(_Msg):
@@ -137,7 +142,9 @@ class CaseStatus(_Msg):
     decisions: dict[str, str] = Field(default_factory=dict)
     escalation_level: int = 0
     refused_events: int = 0
-    duplicate: bool = False  # set on an update answer when the idempotency key was seen before
+    # Set on an update answer when the idempotency key was seen before, and on an `open` answer when
+    # the case already existed (the opening was a repeat).
+    duplicate: bool = False
 
 
 def status_of(state: CaseState, accepted: dict[str, list[str]], *, duplicate: bool = False) -> CaseStatus:

@@ -1,7 +1,7 @@
 """Record the workflow histories of the default policy tests into tests/histories/.
 
-Run after a deliberate change to the workflow's behaviour (`make histories`); the replay test then
-proves the current code replays every recorded history without non-determinism.
+`make histories` records the scenarios that have no history yet (new policy tests); existing ones
+are kept, never re-recorded. The replay test proves the current code replays every one of them.
 """
 
 from __future__ import annotations
@@ -33,9 +33,15 @@ async def record() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             async with running_worker(env.client, POLICIES, Path(tmp) / "o.sqlite3", TASK_QUEUE, deferred):
                 for path in scenario_files([SCENARIOS]):
+                    target = HISTORIES / f"{path.stem}.json"
+                    if target.exists():
+                        # The corpus keeps what earlier releases recorded: a history is added, never
+                        # replaced (the replay test proves today's code still replays the old ones).
+                        print(f"kept {target.name}")
+                        continue
                     live = await run_live(env, load_scenario(path), TASK_QUEUE, deferred)
                     history = await live.handle.fetch_history()
-                    (HISTORIES / f"{path.stem}.json").write_text(history.to_json(), encoding="utf-8")
+                    target.write_text(history.to_json(), encoding="utf-8")
                     print(f"recorded {path.stem} ({len(history.events)} events)")
     finally:
         await env.shutdown()
