@@ -16,6 +16,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# The dev server (unless a Temporal server answers there) and the worker. Elsewhere than
+# 127.0.0.1:7233 with its web UI on 8233: TEMPORAL_ADDRESS=127.0.0.1:7300 AFTERSALES_UI_PORT=8300 make run
+# (or `make run TEMPORAL_ADDRESS=...`): both reach `aftersales dev` through the environment.
 run: $(STAMP)
 	$(BIN)/aftersales dev
 
@@ -48,7 +51,7 @@ bench-full: $(BENCH_STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m aftersales_cli.docs_gen
 
-# Record workflow histories of the policy tests for the replay test (after a deliberate workflow change).
+# Record histories of policy tests that have none yet, for the replay test (existing ones are kept).
 histories: $(STAMP)
 	$(BIN)/python -m tests.e2e.record_histories
 

@@ -91,9 +91,12 @@ class Outbox:
         db.execute("UPDATE effects SET delivered_at = ? WHERE key = ? AND delivered_at IS NULL", (_now(), key))
 
     def list(
-        self, case_id: str | None = None, type: str | None = None, limit: int | None = None
+        self, case_id: str | None = None, type: str | None = None, limit: int | None = None, *, newest: bool = False
     ) -> list[dict[str, Any]]:
-        """Effects oldest first, params decoded; filtered by case and action type."""
+        """Effects oldest first, params decoded; filtered by case and action type.
+
+        With `limit`, the first `limit` effects, or with `newest` the last ones (still oldest first).
+        """
         query = "SELECT * FROM effects"
         where, args = [], []
         if case_id:
@@ -104,11 +107,13 @@ class Outbox:
             args.append(type)
         if where:
             query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY created_at, key"
+        query += " ORDER BY created_at DESC, key DESC" if newest else " ORDER BY created_at, key"
         if limit:
             query += f" LIMIT {int(limit)}"
         db = self._connect()
         rows = [dict(r) for r in db.execute(query, args).fetchall()]
+        if newest:
+            rows.reverse()
         for row in rows:
             row["params"] = json.loads(row["params"])
         return rows

@@ -2,14 +2,19 @@
 
 An operator's broken edit never reaches a case: the new set is checked whole, and if any problem is
 found each one is logged as FILE:LINE:COL and the worker keeps serving the set it had.
+
+The worker watches the folder itself (`start_watching`), so an edit is reported within a second or
+two of saving it, not when the next case happens to open; `resolve` checks too, so a case opened
+right after an edit gets the newest good set.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,11 @@ from policy_engine.selection import PolicySet
 log = structlog.get_logger("aftersales.policies")
 
 Fingerprint = tuple[tuple[str, int, int], ...]
+
+WATCH_EVERY = 1.0  # seconds between two looks at the policy folder
+# An editor may save in steps (truncate, then write): a change is read once the folder has looked
+# the same for this long, so a half-written file is not reported as a broken edit.
+SETTLE = 0.2
 
 
 def fingerprint(policy_dir: Path) -> Fingerprint:
@@ -41,8 +51,12 @@ def fingerprint(policy_dir: Path) -> Fingerprint:
     return tuple(out)
 
 
+def _versions(policies: PolicySet) -> dict[str, str]:
+    return {k: v.short_version for k, v in policies.policies.items()}
+
+
 class PolicySource:
-    """Thread-safe: activities call `resolve` from the worker's thread pool."""
+    """Thread-safe: activities call `resolve` from the worker's thread pool, the watcher from its thread."""
 
     def __init__(self, policy_dir: Path, *, check_every: float = 1.0) -> None:
         self.policy_dir = policy_dir
@@ -52,46 +66,125 @@ class PolicySource:
         self._set = load_policy_set([policy_dir])  # raises PolicyError: the worker refuses to start
         self._checked = time.monotonic()
         self.rejected: Fingerprint | None = None  # the last fingerprint found invalid (logged once)
+        self._watcher: threading.Thread | None = None
+        self._stop_watching = threading.Event()
 
     def current(self) -> PolicySet:
         """The set serving new cases (running cases keep the policy they pinned)."""
         return self._set
 
     def maybe_reload(self) -> bool:
-        """Reload if the files changed; True when a new set was adopted."""
-        now = time.monotonic()
-        if now - self._checked < self.check_every:
+        """Reload if the files changed, at most once every `check_every` seconds; True when a new set was adopted."""
+        if time.monotonic() - self._checked < self.check_every:
             return False
+        return self.reload_if_changed()
+
+    def reload_if_changed(self, settle: float = 0.0) -> bool:
+        """Reload now if the files changed; True when a new set was adopted.
+
+        With `settle`, a change is read only once the files have stayed the same for that long (the
+        next call tries again otherwise).
+        """
+        self._checked = time.monotonic()
+        seen = fingerprint(self.policy_dir)
+        if seen in (self._fingerprint, self.rejected):
+            return False
+        if settle > 0:
+            time.sleep(settle)
+            if fingerprint(self.policy_dir) != seen:
+                return False
         with self._lock:
-            self._checked = now
             seen = fingerprint(self.policy_dir)
-            if seen == self._fingerprint or seen == self.rejected:
+            if seen in (self._fingerprint, self.rejected):  # another thread got here first
                 return False
             try:
                 new = load_policy_set([self.policy_dir])
             except PolicyError as exc:
                 self.rejected = seen
-                for problem in exc.problems:
-                    log.error(str(problem), policy_dir=str(self.policy_dir))  # FILE:LINE:COL: message
-                log.error(
-                    "the edited policy set is invalid; still serving the last good set",
-                    policy_dir=str(self.policy_dir),
-                    problems=len(exc.problems),
-                )
+                _outside_any_case(self._report_problems, exc)
                 return False
             except Exception as exc:  # a file caught mid-write, a permission change: same rule
                 self.rejected = seen
-                log.error(
-                    "cannot reload the policies; still serving the last good set",
-                    policy_dir=str(self.policy_dir),
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+                _outside_any_case(self._report_failure, exc)
                 return False
+            old, was_rejected = self._set, self.rejected is not None
             self._set, self._fingerprint, self.rejected = new, seen, None
-            log.info("policies reloaded", versions={k: v.short_version for k, v in new.policies.items()})
-            return True
+        _outside_any_case(self._report_reload, old, new, was_rejected)
+        return True
 
     def resolve(self, case_type: str, data: Mapping[str, Any], opened_at: dt.datetime) -> ResolvedPolicy:
         """The policy for a new case, from fresh files; raises SelectionError when none fits."""
         self.maybe_reload()
         return self._set.select(case_type, data, opened_at)
+
+    # --- the watcher ------------------------------------------------------------------------------
+
+    def start_watching(self, every: float = WATCH_EVERY, settle: float = SETTLE) -> None:
+        """Look at the folder every `every` seconds in a background thread, until `stop_watching`."""
+        if self._watcher is not None:
+            return
+        self._stop_watching.clear()
+        self._watcher = threading.Thread(
+            target=self._watch, args=(every, settle), name="aftersales-policy-watcher", daemon=True
+        )
+        self._watcher.start()
+
+    def stop_watching(self, timeout: float = 5.0) -> None:
+        """Stop the watcher and wait for it (a reload in progress finishes first)."""
+        watcher, self._watcher = self._watcher, None
+        if watcher is None:
+            return
+        self._stop_watching.set()
+        watcher.join(timeout)
+
+    def _watch(self, every: float, settle: float) -> None:
+        while not self._stop_watching.wait(every):
+            try:
+                self.reload_if_changed(settle=settle)
+            except Exception as exc:  # never let the watcher die silently: say so and look again
+                log.error(
+                    "cannot check the policy folder; trying again",
+                    policy_dir=str(self.policy_dir),
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+
+    # --- what the operator reads ------------------------------------------------------------------
+
+    def _report_problems(self, exc: PolicyError) -> None:
+        for problem in exc.problems:
+            log.error(str(problem))  # FILE:LINE:COL: message, as `aftersales policy validate` prints it
+        log.error(
+            "the edited policy set is invalid; still serving the last good set",
+            policy_dir=str(self.policy_dir),
+            problems=len(exc.problems),
+        )
+
+    def _report_failure(self, exc: Exception) -> None:
+        log.error(
+            "cannot reload the policies; still serving the last good set",
+            policy_dir=str(self.policy_dir),
+            error=f"{type(exc).__name__}: {exc}",
+        )
+
+    def _report_reload(self, old: PolicySet, new: PolicySet, was_rejected: bool) -> None:
+        before, after = _versions(old), _versions(new)
+        changed = {k: f"{before[k]} -> {v}" for k, v in after.items() if k in before and before[k] != v}
+        added = {k: v for k, v in after.items() if k not in before}
+        removed = sorted(k for k in before if k not in after)
+        if not (changed or added or removed):
+            # An edit that changes no policy (a comment, a scenario file), or a broken edit undone.
+            event = "the policy set is valid again" if was_rejected else "policy files changed"
+            log.info(f"{event}; the policies serving new cases are unchanged", policy_dir=str(self.policy_dir))
+            return
+        fields: dict[str, Any] = {"changed": changed} if changed else {}
+        if added:
+            fields["added"] = added
+        if removed:
+            fields["removed"] = removed
+        log.info("policies reloaded", policy_dir=str(self.policy_dir), **fields)
+
+
+def _outside_any_case(report: Callable[..., None], *args: Any) -> None:
+    """Log in an empty context: a reload triggered by one case's `resolve` is not about that case,
+    so its lines must not carry that case's case_id/workflow_id (bound in structlog's contextvars)."""
+    contextvars.Context().run(report, *args)

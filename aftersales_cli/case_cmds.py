@@ -5,247 +5,331 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-import yaml
 from rich.table import Table
 
+from aftersales_cli.case_files import InputError, parse_mapping, read_case_file
 from aftersales_cli.common import (
-    DEFAULT_POLICY_DIR,
     EXIT_FAILED,
     EXIT_INVALID,
     console,
     err_console,
     load_or_exit,
+    policy_dir,
+    policy_dir_option,
+    settings,
+    show_time,
+    where,
 )
+
+if TYPE_CHECKING:
+    from starter import CaseClient
+    from workflows.contract import CaseStatus
+
+T = TypeVar("T")
 
 case_app = typer.Typer(help="Open cases, report events, look at cases (needs a running worker).", no_args_is_help=True)
 
 
-def _read_data(source: str) -> dict[str, Any]:
-    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
+    err_console.print(message, markup=False)
+    return typer.Exit(code)
+
+
+def with_cases(work: Callable[[CaseClient], Awaitable[T]]) -> T:
+    """Connect, do the work, close the connection; a refusal or an unreachable server is one line."""
+    from temporalio.service import RPCError
+
+    from starter import CaseClient, CaseConflict, CaseError
+
+    async def go() -> T:
+        async with await CaseClient.connect(settings()) as cases:
+            return await work(cases)
+
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        err_console.print(f"{source}: not YAML or JSON: {exc}")
-        raise typer.Exit(EXIT_INVALID) from None
-    if not isinstance(data, dict):
-        err_console.print(f"{source}: expected a mapping")
-        raise typer.Exit(EXIT_INVALID)
-    return data
-
-
-def _run(coro: Any) -> Any:
-    from starter import CaseError
-
-    try:
-        return asyncio.run(coro)
+        return asyncio.run(go())
+    except CaseConflict:
+        raise  # the caller knows what the user asked for and says more
     except CaseError as exc:
-        err_console.print(f"[red]{type(exc).__name__}[/red]: {exc}")
-        raise typer.Exit(EXIT_FAILED) from None
-    except OSError as exc:
-        err_console.print(f"cannot reach Temporal: {exc}")
-        raise typer.Exit(EXIT_FAILED) from None
-    except RuntimeError as exc:
-        if "connect" in str(exc).lower():
-            err_console.print(f"cannot reach Temporal ({exc}); start it with `make run` or set TEMPORAL_ADDRESS")
-            raise typer.Exit(EXIT_FAILED) from None
-        raise
+        raise _fail(str(exc)) from None
+    except RPCError as exc:  # a server-side refusal the client has no better words for
+        raise _fail(f"the Temporal server refused the request: {exc.message}") from None
 
 
-async def _client() -> Any:
-    from starter import CaseClient
-
-    return await CaseClient.connect()
-
-
-def print_status(status: Any, as_json: bool) -> None:
+def print_status(status: CaseStatus, as_json: bool) -> None:
     if as_json:
         print(status.model_dump_json(indent=2))
         return
     console.print(
         f"case [bold]{status.case_id}[/bold] ({status.case_type})  state [bold cyan]{status.state}"
-        f"[/bold cyan]  {'closed' if status.closed else 'open'}  policy {status.policy_id} "
-        f"({status.policy_version[:12]})  escalation level {status.escalation_level}"
+        f"[/bold cyan]  {'closed' if status.closed else 'open'}  opened {show_time(status.opened_at)}"
+    )
+    console.print(
+        f"policy {status.policy_id} ({status.policy_version[:12]})  escalation level {status.escalation_level}"
+        + (f"  refused events {status.refused_events}" if status.refused_events else "")
     )
     if status.deadlines:
-        t = Table("deadline", "due", title="open deadlines", title_justify="left")
+        t = _table("deadline", "due", title="open deadlines", whole=("due",))
         for d in status.deadlines:
-            t.add_row(d.name, d.due.isoformat())
+            t.add_row(d.name, show_time(d.due))
         console.print(t)
     if status.sla:
-        t = Table("SLA clock", "status", "due", title="SLA", title_justify="left")
+        t = _table("SLA clock", "status", "due", title="SLA", whole=("due",))
         for name, clock in status.sla.items():
-            t.add_row(name, clock["status"], clock.get("due") or "")
+            t.add_row(name, clock["status"], show_time(clock.get("due")))
         console.print(t)
     if status.accepted_events:
-        t = Table("event", "who may send it", title="events accepted now", title_justify="left")
+        t = _table("event", "who may send it", title="events accepted now")
         for name, roles in status.accepted_events.items():
             t.add_row(name, ", ".join(roles))
         console.print(t)
-    extras = {"counters": status.counters, "records": status.records, "decisions": status.decisions}
-    shown = {k: v for k, v in extras.items() if v}
-    if shown:
-        console.print(json.dumps(shown, ensure_ascii=False))
+    facts: list[tuple[str, str, Any]] = [
+        *(("decision", k, v) for k, v in status.decisions.items()),
+        *(("counter", k, v) for k, v in status.counters.items()),
+        *(("record", k, v) for k, v in status.records.items()),
+        *(("variable", k, v) for k, v in status.variables.items()),
+    ]
+    if facts:
+        t = _table("kind", "name", "value", title="decisions (rule ids), counters and records")
+        for kind, name, value in facts:
+            t.add_row(kind, name, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        console.print(t)
+
+
+def _table(*columns: str, title: str | None = None, whole: tuple[str, ...] = ()) -> Table:
+    """A table whose cells are never cut: `whole` columns (ids, times) keep their width, others wrap."""
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column in whole)
+    return table
 
 
 @case_app.command("open")
 def open_case(
-    source: str = typer.Argument(..., help="A YAML or JSON file with case_type, case_id, data (or - for stdin)."),
-    as_json: bool = typer.Option(False, "--json"),
+    source: str = typer.Argument(
+        ..., help="A YAML or JSON file with case_type, case_id, data, opened_at? (- for stdin).", show_default=False
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
-    """Open a case from a file: {case_type, case_id, data, opened_at?}. Idempotent by case id."""
-    spec = _read_data(source)
-    missing = [k for k in ("case_type", "case_id", "data") if k not in spec]
-    if missing:
-        err_console.print(f"{source}: missing {', '.join(missing)}")
-        raise typer.Exit(EXIT_INVALID)
-    opened_at = spec.get("opened_at")
-    if isinstance(opened_at, str):
-        opened_at = dt.datetime.fromisoformat(opened_at)
+    """Open a case from a file. Idempotent by case id: the same file again shows the existing case.
 
-    async def go() -> Any:
-        client = await _client()
-        data = json.loads(json.dumps(spec["data"], default=str))
-        return await client.open(spec["case_type"], str(spec["case_id"]), data, opened_at)
+    Times in `opened_at` and in `*_at` data fields may be relative to now: -2d, -36h, +1h, now.
+    """
+    from starter import CaseConflict
 
-    print_status(_run(go()), as_json)
+    try:
+        case = read_case_file(source, dt.datetime.now(dt.UTC))
+    except InputError as exc:
+        raise _fail(str(exc), EXIT_INVALID) from None
+    try:
+        status = with_cases(lambda cases: cases.open(case.case_type, case.case_id, case.data, case.opened_at))
+    except CaseConflict as exc:
+        if case.relative:
+            raise _fail(
+                f"case {case.case_id} already exists with other data: this file gives times relative to now "
+                f"(such as -2d), so each run asks for other data; give it another case_id, or look at the case "
+                f"with `aftersales case status {case.case_id}`"
+            ) from None
+        raise _fail(str(exc)) from None
+    if not as_json:
+        if status.duplicate:
+            console.print(f"case {case.case_id} already existed with this data; nothing was opened", markup=False)
+        else:
+            console.print(f"opened case {case.case_id}", markup=False)
+    print_status(status, as_json)
 
 
 @case_app.command("event")
 def send_event(
-    case_id: str = typer.Argument(...),
-    name: str = typer.Argument(..., help="The event name, e.g. merchant_approve."),
-    role: str = typer.Option(..., "--role", help="customer, merchant, agent, supervisor, mediator or system."),
-    actor: str = typer.Option("", "--actor", help="The sender's id."),
-    data: str | None = typer.Option(None, "--data", help="Event data as JSON or YAML, e.g. '{tracking: SF1}'."),
-    key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key twice is applied once."),
+    case_id: str = typer.Argument(..., show_default=False),
+    name: str = typer.Argument(..., help="The event name, e.g. merchant_approve.", show_default=False),
+    role: str = typer.Option(
+        ..., "--role", help="customer, merchant, agent, supervisor, mediator or system.", show_default=False
+    ),
+    actor: str = typer.Option("", "--actor", help="The sender's id.", show_default=False),
+    data: str | None = typer.Option(
+        None, "--data", help="Event data as JSON or YAML, e.g. '{tracking: SF1}'.", show_default=False
+    ),
+    key: str | None = typer.Option(
+        None, "--key", help="Idempotency key: the same key twice is applied once.", show_default=False
+    ),
     signal: bool = typer.Option(False, "--signal", help="Fire and forget (a refusal goes to the timeline)."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
-    """Report an event; a refused event prints the reason and exits 1."""
-    payload = yaml.safe_load(data) if data else {}
+    """Report an event; a refused event prints the reason and exits 1 (the case is unchanged)."""
+    try:
+        payload = parse_mapping(data, "--data") if data is not None else {}
+    except InputError as exc:
+        raise _fail(str(exc), EXIT_INVALID) from None
 
-    async def go() -> Any:
-        client = await _client()
+    async def go(cases: CaseClient) -> CaseStatus | None:
         if signal:
-            await client.signal(case_id, name, role, actor, payload, key)
+            await cases.signal(case_id, name, role, actor, payload, key)
             return None
-        return await client.event(case_id, name, role, actor, payload, key)
+        return await cases.event(case_id, name, role, actor, payload, key)
 
-    status = _run(go())
+    status = with_cases(go)
     if status is None:
-        err_console.print("sent")
+        err_console.print("sent (a refusal, if any, is recorded in the case's timeline)")
     else:
+        if status.duplicate and not as_json:
+            err_console.print(f"key {key} was applied before; the case is unchanged", markup=False)
         print_status(status, as_json)
 
 
 @case_app.command("status")
-def show_status(case_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+def show_status(
+    case_id: str = typer.Argument(..., show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """State, deadlines, SLA clocks and the events accepted now."""
-
-    async def go() -> Any:
-        return await (await _client()).status(case_id)
-
-    print_status(_run(go()), as_json)
+    print_status(with_cases(lambda cases: cases.status(case_id)), as_json)
 
 
 @case_app.command("timeline")
-def show_timeline(case_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+def show_timeline(
+    case_id: str = typer.Argument(..., show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """The audit trail: every event, refusal, decision, transition, action and SLA change."""
-    from aftersales_cli.simulate_cmds import _describe
+    from aftersales_cli.simulate_cmds import describe_entry
 
-    async def go() -> Any:
-        return await (await _client()).timeline(case_id)
-
-    tl = _run(go())
+    tl = with_cases(lambda cases: cases.timeline(case_id))
     if as_json:
         print(tl.model_dump_json(indent=2))
         return
-    table = Table("at", "kind", "what", "policy", title=f"case {tl.case_id} on {tl.policy_id}")
+    at = f"at ({settings().display_timezone})"
+    table = _table(
+        at, "kind", "what", title=f"case {tl.case_id} on {tl.policy_id} ({tl.policy_version[:12]})", whole=(at,)
+    )
     for entry in tl.entries:
-        table.add_row(entry.at.isoformat(), entry.kind, _describe(entry.model_dump(mode="json")), entry.policy_version)
+        table.add_row(show_time(entry.at, short=True), entry.kind, describe_entry(entry.model_dump(mode="json")))
     console.print(table)
 
 
 @case_app.command("list")
 def list_cases(
-    state: str | None = typer.Option(None, "--state"),
-    case_type: str | None = typer.Option(None, "--type"),
-    merchant: str | None = typer.Option(None, "--merchant"),
-    breached: bool | None = typer.Option(None, "--breached/--not-breached"),
-    closed: bool | None = typer.Option(None, "--closed/--open"),
-    limit: int = typer.Option(100, "--limit"),
-    as_json: bool = typer.Option(False, "--json"),
+    state: str | None = typer.Option(None, "--state", help="Only cases in this state.", show_default=False),
+    case_type: str | None = typer.Option(None, "--type", help="Only cases of this type.", show_default=False),
+    merchant: str | None = typer.Option(None, "--merchant", help="Only this merchant's cases.", show_default=False),
+    breached: bool | None = typer.Option(
+        None, "--breached/--not-breached", help="Only cases with (without) a breached SLA.", show_default=False
+    ),
+    closed: bool | None = typer.Option(None, "--closed/--open", help="Only closed (open) cases.", show_default=False),
+    refused: bool = typer.Option(False, "--refused", help="Also list openings that were refused."),
+    limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many cases."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Cases filtered by state, type, merchant, SLA breach (Temporal visibility)."""
+    """Cases filtered by state, type, merchant, SLA breach (Temporal visibility), newest first."""
     from starter import list_query
 
-    async def go() -> Any:
-        return await (await _client()).list(list_query(state, case_type, merchant, breached, closed), limit)
-
-    rows = _run(go())
+    query = list_query(state, case_type, merchant, breached, closed)
+    rows = with_cases(lambda cases: cases.list(query, limit, refused=refused))
     if as_json:
         print(json.dumps([r.__dict__ for r in rows], default=str, ensure_ascii=False, indent=2))
         return
-    table = Table("case", "type", "state", "merchant", "priority", "SLA breached", "escalation", "closed")
+    table = _table(
+        "case",
+        "type",
+        "state",
+        "merchant",
+        "flags",
+        "opened",
+        "status",
+        title=f"cases, newest first (times in {settings().display_timezone})",
+        whole=("case", "type", "state", "merchant", "opened", "status"),
+    )
     for r in rows:
+        flags = [
+            r.priority or "",
+            "SLA breached" if r.sla_breached else "",
+            f"level {r.escalation_level}" if r.escalation_level else "",
+        ]
         table.add_row(
             r.case_id,
             r.case_type or "",
             r.state or "",
             r.merchant_id or "",
-            r.priority or "",
-            str(r.sla_breached),
-            str(r.escalation_level),
-            str(r.closed),
+            " ".join(f for f in flags if f),
+            show_time(r.started, short=True),
+            _case_status(r.status, r.closed),
         )
     console.print(table)
+    if not rows:
+        err_console.print(
+            "no cases match" + ("" if refused else " (refused openings are left out; --refused shows them)")
+        )
+
+
+def _case_status(status: str, closed: bool | None) -> str:
+    if status == "REFUSED":
+        return "refused"
+    if closed:
+        return "closed"
+    return "open" if status == "RUNNING" else status.lower()
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def outbox(
-    case_id: str | None = typer.Option(None, "--case"),
-    action_type: str | None = typer.Option(None, "--type"),
-    limit: int = typer.Option(50, "--limit"),
-    as_json: bool = typer.Option(False, "--json"),
+    case_id: str | None = typer.Option(None, "--case", help="Only this case's effects.", show_default=False),
+    action_type: str | None = typer.Option(
+        None, "--type", help="Only this action type (notify, refund, ...).", show_default=False
+    ),
+    limit: int = typer.Option(50, "--limit", min=1, help="The newest this many effects."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """The effects cases produced (the embedded SQLite outbox)."""
-    from activities.config import Settings
+    """The effects cases produced (the embedded SQLite outbox), with each message as sent."""
     from activities.outbox import Outbox
 
-    box = Outbox(Path(Settings.from_env().outbox_path))
-    rows = box.list(case_id=case_id, type=action_type, limit=limit)
+    path = Path(settings().outbox_path)
+    if not path.exists():
+        raise _fail(
+            f"no outbox at {where(path)}: no case has produced an effect in this project yet "
+            f"(project folder {settings().home}, {settings().home_source}; AFTERSALES_OUTBOX sets the file)"
+        )
+    rows = Outbox(path).list(case_id=case_id, type=action_type, limit=limit, newest=True)
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
         return
-    table = Table("created", "case", "type", "key", "params")
+    # One block per effect rather than a table: a rendered message is a paragraph, and a table
+    # squeezes it into a column a few letters wide on an 80-column terminal.
+    console.print(f"[bold]outbox {where(path)}[/bold] (times in {settings().display_timezone})")
     for row in rows:
-        params = row.get("params")
-        if isinstance(params, str):
-            params = json.loads(params)
-        shown = {k: v for k, v in (params or {}).items() if k != "message"}
-        table.add_row(
-            str(row.get("created_at", ""))[:19],
-            str(row.get("case_id")),
-            str(row.get("type")),
-            str(row.get("key")),
-            json.dumps(shown, ensure_ascii=False),
+        params = dict(row.get("params") or {})
+        message = params.pop("message", "")
+        console.print(
+            f"\n[bold]{show_time(row.get('created_at'), short=True)}  {row.get('case_id')}  {row.get('type')}[/bold]"
+            f"  key {row.get('key')}",
+            markup=True,
         )
-    console.print(table)
+        shown = ", ".join(f"{k} {_plain(v)}" for k, v in params.items())
+        if shown:
+            console.print(f"  {shown}", markup=False)
+        if message:
+            console.print(f"  {_plain(message)}", markup=False)
+    err_console.print(f"{len(rows)} effect(s) shown" + (f" (the newest {limit})" if len(rows) == limit else ""))
 
 
 def schema(
     case_type: str | None = typer.Argument(None, help="A case type (default: all)."),
     events: bool = typer.Option(True, "--events/--no-events", help="Include each event's data schema."),
-    policies: Path = typer.Option(DEFAULT_POLICY_DIR, "--policies", "-p"),
+    policies: Path | None = policy_dir_option(),
 ) -> None:
     """JSON Schemas of case data and event data per case type, for backend systems."""
     from policy_engine.fields import json_schema
 
-    policy_set = load_or_exit([policies])
+    policy_set = load_or_exit([policy_dir(policies)])
     out: dict[str, Any] = {}
     for ct in policy_set.case_types:
         if case_type and ct != case_type:

@@ -1,13 +1,18 @@
-"""Shared pieces of the command line: the console, exit codes, loading policies with clean errors."""
+"""Shared pieces of the command line: the console, exit codes, settings, loading policies with clean errors."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 
+from activities.config import Settings
 from policy_engine.loader import load_policy_set
 from policy_engine.problems import PolicyError
 from policy_engine.selection import PolicySet
@@ -20,11 +25,49 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 
-DEFAULT_POLICY_DIR = Path("policies")
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The settings from the environment; a wrong variable is named and the command stops."""
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        err_console.print(f"aftersales: {exc}", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
 
 
-def policy_dir_option() -> Path:
-    return typer.Option(DEFAULT_POLICY_DIR, "--policies", "-p", help="The policy folder.")  # type: ignore[no-any-return]
+def policy_dir(given: Path | None) -> Path:
+    """The folder a command reads: the one given, else the project's (AFTERSALES_POLICY_DIR, searched upwards)."""
+    return given if given is not None else Path(settings().policy_dir)
+
+
+def policy_dir_option(help_text: str = "The policy folder (default: the project's policies/).") -> Any:
+    return typer.Option(None, "--policies", "-p", help=help_text, show_default=False)
+
+
+def where(path: Path) -> str:
+    """A folder as a person wants to read it: relative to here when it is below here."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(path)
+
+
+def show_time(value: dt.datetime | str | None, *, short: bool = False) -> str:
+    """A moment in the display zone (AFTERSALES_TIMEZONE), to the second: one format in every table.
+
+    `short`: to the minute and without the offset, for narrow tables that name the zone in a header.
+    """
+    if value is None or value == "":
+        return ""
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    local = moment.astimezone(ZoneInfo(settings().display_timezone))
+    if short:
+        return local.strftime("%Y-%m-%d %H:%M")
+    offset = local.strftime("%z")
+    return local.strftime("%Y-%m-%d %H:%M:%S ") + offset[:3] + ":" + offset[3:]
 
 
 def print_problems(exc: PolicyError) -> None:

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sys
+from typing import Any, NoReturn
 
 import typer
+from typer.core import TyperOption
 
 from aftersales_cli import calendar_cmds, case_cmds, policy_cmds, server_cmds, simulate_cmds
+
+
+def _no_type_for_flags() -> None:
+    """Help lists a flag such as --json without a value type (typer 0.29 shows `<bool>`, as if it took one)."""
+    original = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else original(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_type_for_flags()
 
 app = typer.Typer(
     help="aftersales: durable after-sales cases driven by YAML policies.",
@@ -26,16 +44,35 @@ app.add_typer(calendar_cmds.app, name="calendar")
 
 
 def run() -> None:
-    """Console entry: never show a traceback to a user."""
+    """Console entry: never show a traceback to a user, and always exit with the command's own code."""
+    code: int
     try:
         app()
+        code = 0
     except KeyboardInterrupt:
-        sys.exit(130)
-    except SystemExit:
-        raise
+        code = 130
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
     except Exception as exc:  # the last line of defence: say what failed, not where in our code
         print(f"aftersales: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        sys.exit(1)
+        code = 1
+    exit_now(code)
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush and end the process without the interpreter's teardown.
+
+    The Temporal SDK's runtime threads (Rust) may still be finishing a call when the interpreter
+    shuts down, which aborts the process (exit 134 or 139) after the command printed its answer.
+    Nothing of ours needs the teardown: output is flushed here, databases commit per statement.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 if __name__ == "__main__":

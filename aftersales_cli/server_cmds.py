@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
+import subprocess
+from pathlib import Path
+from typing import NoReturn
 
 import typer
 
 from aftersales_cli.common import err_console
+from aftersales_cli.devserver import DEFAULT_ADDRESS, STATE_DIR, stop
+
+LOCAL_DEFAULTS = ("localhost:7233", "127.0.0.1:7233")  # what a command uses when TEMPORAL_ADDRESS is unset
 
 
 def worker() -> None:
@@ -17,39 +25,117 @@ def worker() -> None:
 
 
 def dev(
-    address: str = typer.Option("127.0.0.1:7233", "--address", envvar="TEMPORAL_ADDRESS"),
-    ui_port: int = typer.Option(8233, "--ui-port"),
+    address: str = typer.Option(
+        DEFAULT_ADDRESS,
+        "--address",
+        envvar="TEMPORAL_ADDRESS",
+        help="host:port of the Temporal server: used if one answers there, else a dev server is started there.",
+    ),
+    ui_port: int | None = typer.Option(
+        None,
+        "--ui-port",
+        envvar="AFTERSALES_UI_PORT",
+        help="Port of the web UI of the dev server started here (default: the server's port + 1000, so 8233 for 7233).",
+    ),
 ) -> None:
-    """Start the embedded Temporal dev server (if none answers) and the worker."""
-    import os
+    """Start the Temporal dev server (unless one answers at the address) and the worker, in this process."""
+    from temporalio.converter import DataConverter
 
-    from aftersales_cli.devserver import answers, start_dev_server, wait_until_ready
+    from activities.config import Settings, configure_logging, connect_client
+    from aftersales_cli.devserver import (
+        answers,
+        default_ui_port,
+        next_free_port,
+        probe,
+        split_address,
+        start_dev_server,
+        ui_url,
+        wait_until_ready,
+    )
     from worker import run_worker
 
-    proc = None
-    if answers(address):
-        err_console.print(f"using the Temporal server already answering at {address}")
+    try:
+        host, port = split_address(address)
+        # The worker is this process: the same settings, with the address of the server used here.
+        settings = dataclasses.replace(Settings.from_env(), address=address)
+    except ValueError as exc:
+        _fail(str(exc))
+    ui = ui_port or default_ui_port(address)
+    if not 0 < ui < 65536:
+        _fail(f"AFTERSALES_UI_PORT (--ui-port) must be a port number, not {ui}")
+    configure_logging(settings.log_format)  # before the first Temporal client: SDK core logs go through it too
+
+    try:
+        # Connected as the worker will be (TLS, an API key): a TLS server is not "another program".
+        found = probe(address, lambda _: connect_client(settings, DataConverter.default))
+    except ValueError as exc:  # an unreadable TLS file, named
+        _fail(str(exc))
+    if found == "other":
+        free = next_free_port(host, port + 1)
+        _fail(
+            f"{address} is in use by a program that is not a Temporal server (it does not answer Temporal's API).\n"
+            f"Stop that program, or run on a free port: TEMPORAL_ADDRESS={host}:{free} make run"
+            f"   (or aftersales dev --address {host}:{free})"
+        )
+    proc: subprocess.Popen[bytes] | None = None
+    home = Path(settings.home)
+    if found == "temporal":
+        server = f"the one already answering at {address} (nothing started; its data and web UI are its own)"
+        web = f"that server's (a `temporal server start-dev` on port {port} serves it at {ui_url(address, ui)})"
     else:
-        err_console.print(f"starting the Temporal dev server at {address} (data in .temporal/dev.sqlite3)")
-        proc = start_dev_server(address, ui_port)
-        wait_until_ready(address, proc)
-        err_console.print(f"web UI: http://localhost:{ui_port}")
-    os.environ["TEMPORAL_ADDRESS"] = address
+        if answers(f"{host}:{ui}"):
+            free = next_free_port(host, ui + 1)
+            _fail(
+                f"the web UI port {ui} is in use (another dev server's web UI?).\n"
+                f"Pick a free one: AFTERSALES_UI_PORT={free} make run   (or aftersales dev --ui-port {free})"
+            )
+        state = home / STATE_DIR
+        db_file, log_file = state / "dev.sqlite3", state / "server.log"
+        namespaces = [settings.namespace] if settings.namespace != "default" else []
+        proc = start_dev_server(address, ui, db_file, log_file, namespaces=namespaces, own_session=True)
+        try:
+            wait_until_ready(address, proc, log_file=log_file)
+        except (RuntimeError, TimeoutError) as exc:
+            stop(proc)
+            _fail(str(exc))
+        server = f"{address}, started here (data in {_shown(db_file)}, its log in {_shown(log_file)})"
+        web = ui_url(address, ui)
+
+    exports = []
+    if address not in LOCAL_DEFAULTS:
+        exports.append(f"export TEMPORAL_ADDRESS={address}")
+    if settings.namespace != "default":
+        exports.append(f"export TEMPORAL_NAMESPACE={settings.namespace}")
+    second = [". .venv/bin/activate", *exports]
     err_console.print(
-        "open a case:   aftersales case open examples/return-case.yaml\n"
-        "approve it:    aftersales case event R-1001 merchant_approve --role merchant --actor M-1\n"
-        "watch it:      aftersales case status R-1001   |   aftersales case timeline R-1001\n"
-        "effects:       aftersales outbox"
+        f"Temporal server: {server}\n"
+        f"web UI:          {web}\n"
+        f"In a second terminal, in {'this folder' if home.resolve() == Path.cwd().resolve() else home}:\n"
+        + "".join(f"  {line}\n" for line in second)
+        + "  aftersales case open examples/return-case.yaml\n"
+        "  aftersales case event R-1001 merchant_approve --role merchant --actor M-1\n"
+        "  aftersales case status R-1001      aftersales case timeline R-1001      aftersales outbox\n"
+        "Stop with Ctrl-C.",
+        markup=False,
     )
     try:
-        code = asyncio.run(run_worker())
-    except KeyboardInterrupt:
+        code = asyncio.run(run_worker(settings))
+    except KeyboardInterrupt:  # Ctrl-C before the worker took over the signal
         code = 0
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except Exception:
-                proc.kill()
+            stop(proc)
     raise typer.Exit(code)
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"aftersales dev: {message}", markup=False)
+    raise typer.Exit(1)
+
+
+def _shown(path: Path) -> str:
+    """A path as short as the user can use it from here."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)

@@ -14,13 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aftersales_cli.common import (
-    DEFAULT_POLICY_DIR,
     EXIT_FAILED,
     EXIT_INVALID,
     EXIT_OK,
     console,
     err_console,
     load_or_exit,
+    policy_dir,
+    policy_dir_option,
     print_problems,
 )
 from policy_engine.coverage import coverage
@@ -34,7 +35,7 @@ from policy_engine.whatif import compare_results
 PROGRESS_THRESHOLD = 20  # show a progress bar from this many scenarios on
 
 
-def load_scenarios_or_exit(paths: Sequence[Path]) -> list[Scenario]:
+def load_scenarios_or_exit(paths: Sequence[Path], *, rename: tuple[str, str] | None = None) -> list[Scenario]:
     files = scenario_files(list(paths))
     scenarios: list[Scenario] = []
     problems: list[PolicyError] = []
@@ -45,7 +46,11 @@ def load_scenarios_or_exit(paths: Sequence[Path]) -> list[Scenario]:
             problems.append(exc)
     if problems:
         for problem in problems:
-            print_problems(problem)
+            if rename:
+                for line in problem.problems:
+                    print(str(line).replace(*rename))
+            else:
+                print_problems(problem)
         raise typer.Exit(EXIT_INVALID)
     if not scenarios:
         err_console.print("no scenario files given")
@@ -92,7 +97,7 @@ def run_all(
                 progress.update(task, completed=i, rate=f"{rate:,.0f}/s")
 
 
-def _describe(entry: dict[str, Any]) -> str:
+def describe_entry(entry: dict[str, Any]) -> str:
     d = entry.get("detail", {})
     kind = entry["kind"]
     name = entry.get("name", "")
@@ -135,6 +140,9 @@ def _describe(entry: dict[str, Any]) -> str:
             if "error" not in d
             else f"{name}: {d['error']}"
         )
+    if kind == "error":
+        row = f" (row {d['rule']})" if d.get("rule") else ""
+        return f"{name}{row}: {d.get('message', '')}"
     if kind == "open":
         return f"{name} case on policy {d.get('policy')} ({str(d.get('version', ''))[:12]})"
     if kind == "close":
@@ -145,9 +153,7 @@ def _describe(entry: dict[str, Any]) -> str:
 def print_result(result: SimulationResult) -> None:
     verdict = {True: "[green]PASS[/green]", False: "[red]FAIL[/red]", None: ""}[result.passed]
     console.rule(f"{result.file or result.case_id}  {result.case_type} {result.case_id}  {verdict}")
-    if result.error:
-        console.print(f"[red]error:[/red] {result.error}")
-    else:
+    if result.timeline:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("at", no_wrap=True)
         table.add_column("kind")
@@ -156,13 +162,17 @@ def print_result(result: SimulationResult) -> None:
             at = str(entry["at"]).replace("T", " ")[:19]
             style = {
                 "refused": "red",
+                "error": "bold red",
                 "transition": "cyan",
                 "action": "yellow",
                 "sla": "magenta",
                 "escalation": "red",
             }.get(entry["kind"], "")
-            table.add_row(at, entry["kind"], _describe(entry), style=style)
+            table.add_row(at, entry["kind"], describe_entry(entry), style=style)
         console.print(table)
+    if result.error:
+        console.print(f"[red]error:[/red] {result.error}")
+    else:
         sla = ", ".join(f"{k}: {v['status']}" for k, v in result.sla.items()) or "none"
         console.print(
             f"final state [bold]{result.final_state}[/bold]  closed: {result.closed}  SLA: {sla}  "
@@ -174,7 +184,7 @@ def print_result(result: SimulationResult) -> None:
 
 def simulate(
     files: list[Path] = typer.Argument(None, help="Scenario files or folders."),
-    policies: Path = typer.Option(DEFAULT_POLICY_DIR, "--policies", "-p", help="The policy folder."),
+    policies: Path | None = policy_dir_option(),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (one object, or a list for several)."),
     compare: tuple[Path, Path] | None = typer.Option(
         None,
@@ -190,7 +200,7 @@ def simulate(
     if compare is not None:
         _compare(compare[0], compare[1], scenarios, as_json)
         return
-    policy_set = load_or_exit([policies])
+    policy_set = load_or_exit([policy_dir(policies)])
     results = run_all(policy_set, scenarios, label="simulating")
     failed = print_json(results, single=len(scenarios) == 1) if as_json else print_text(results)
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
@@ -252,24 +262,48 @@ def _compare(old_dir: Path, new_dir: Path, scenarios: list[Scenario], as_json: b
 
 
 def policy_test(
-    folder: Path = typer.Argument(DEFAULT_POLICY_DIR / "tests", help="Folder of scenario files with `expect`."),
-    policies: Path = typer.Option(DEFAULT_POLICY_DIR, "--policies", "-p", help="The policy folder."),
+    folder: Path | None = typer.Argument(
+        None, help="Scenario files or folders with `expect` (default: the policy folder's tests/).", show_default=False
+    ),
+    policies: Path | None = policy_dir_option("The policy folder to test (default: the project's policies/)."),
     show_coverage: bool = typer.Option(False, "--coverage", help="List what no test reached, per loop."),
-    fail_under: float | None = typer.Option(None, "--fail-under", help="Exit 1 if a loop's coverage is lower."),
+    fail_under: float | None = typer.Option(
+        None, "--fail-under", help="Exit 1 if a loop's coverage is lower (percent).", show_default=False
+    ),
 ) -> None:
     """Run every scenario with its `expect`; pass/fail per file (exit 1 on any failure)."""
-    scenarios = load_scenarios_or_exit([folder])
+    policies = policy_dir(policies)
     policy_set = load_or_exit([policies])
+    ok = check_scenarios(
+        policy_set, folder if folder is not None else policies / "tests", fail_under, show_coverage=show_coverage
+    )
+    raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+def check_scenarios(
+    policy_set: PolicySet,
+    folder: Path,
+    fail_under: float | None,
+    *,
+    show_coverage: bool = False,
+    rename: tuple[str, str] | None = None,
+) -> bool:
+    """Run the policy tests in `folder`; print each result and the coverage; True when all pass.
+
+    `rename` (shown, meant) names a staged copy in messages by the folder the operator edited.
+    """
+    scenarios = load_scenarios_or_exit([folder], rename=rename)
     results = list(run_all(policy_set, scenarios, label="testing"))
     failed = 0
     for result in results:
+        name = result.file.replace(*rename) if rename else result.file
         if result.passed is None:
-            console.print(f"[yellow]NO EXPECT[/yellow] {result.file}")
+            console.print(f"[yellow]NO EXPECT[/yellow] {name}")
         elif result.passed:
-            console.print(f"[green]PASS[/green] {result.file}")
+            console.print(f"[green]PASS[/green] {name}")
         else:
             failed += 1
-            console.print(f"[red]FAIL[/red] {result.file}")
+            console.print(f"[red]FAIL[/red] {name}")
             for failure in result.failures:
                 console.print(f"     {failure}")
     below = False
@@ -277,7 +311,7 @@ def policy_test(
         below = _print_coverage(policy_set, results, fail_under, show_coverage)
     passed = sum(1 for r in results if r.passed)
     print(f"{passed} passed, {failed} failed")
-    raise typer.Exit(EXIT_FAILED if failed or below else EXIT_OK)
+    return not failed and not below
 
 
 def _print_coverage(

@@ -13,7 +13,7 @@ from typing import Any
 from policy_engine.calendar import Calendar
 from policy_engine.durations import needs_calendar
 from policy_engine.expressions import ANY, Operand, check_names, comparisons, compile_template, referenced_paths
-from policy_engine.fields import FieldSpec, field_paths
+from policy_engine.fields import FieldSpec, field_paths, value_kind
 from policy_engine.model import (
     EXPRESSION_PARAMS,
     ROLES,
@@ -86,20 +86,6 @@ _SPEC_KINDS = {
     "list": "a list",
     "object": "a mapping",
 }
-
-
-def _value_kind(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return None
 
 
 def _field_kind(fields: Mapping[str, FieldSpec], parts: list[str]) -> str | None:
@@ -198,7 +184,7 @@ class PolicyChecker:
     def kind(self, operand: Operand) -> str | None:
         """What a comparison's side holds, when the policy says (a declared field, a parameter's value)."""
         if operand.literal:
-            return _value_kind(operand.value)
+            return value_kind(operand.value)
         if operand.path is None:
             return None
         root, *rest = operand.path.split(".")
@@ -215,7 +201,7 @@ class PolicyChecker:
                 if not isinstance(value, dict) or part not in value:
                     return None
                 value = value[part]
-            return _value_kind(value)
+            return value_kind(value)
         if root == "counters" and len(rest) == 1:
             return "a number"
         if root == "windows" and len(rest) == 1:
@@ -224,7 +210,7 @@ class PolicyChecker:
             return "text"
         if root == "decisions" and len(rest) == 2 and rest[0] in p.decisions:
             values = [rule.then.get(rest[1]) for rule in p.decisions[rest[0]].rules]
-            kinds = {_value_kind(v) for v in values if not (isinstance(v, str) and v.startswith("="))}
+            kinds = {value_kind(v) for v in values if not (isinstance(v, str) and v.startswith("="))}
             computed = any(isinstance(v, str) and v.startswith("=") for v in values)
             return kinds.pop() if len(kinds) == 1 and not computed else None
         return None

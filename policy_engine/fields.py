@@ -7,6 +7,7 @@ which names exist, and publishing JSON Schemas for backend systems.
 from __future__ import annotations
 
 import datetime as dt
+import types
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -97,20 +98,27 @@ def _coerce_time(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
     return value, "should be a date (YYYY-MM-DD)"
 
 
+_KINDS: tuple[tuple[type | types.UnionType, str], ...] = (
+    (bool, "true/false"),  # before int: a bool is an int to Python, not to an operator
+    (int | float, "a number"),
+    (str, "text"),
+    (list, "a list"),
+    (dict, "a mapping"),
+)
+
+
+def value_kind(value: Any) -> str | None:
+    """What a YAML or JSON value is, in the words messages use; None for nothing and anything else."""
+    for kind, word in _KINDS:
+        if isinstance(value, kind):
+            return word
+    return None
+
+
 def _type_name(value: Any) -> str:
     if value is None:
         return "nothing"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
+    return value_kind(value) or type(value).__name__
 
 
 def _normalise(spec: FieldSpec, value: Any, path: str, errors: list[tuple[str, str]]) -> Any:

@@ -22,6 +22,7 @@ from activities.policy_source import PolicySource
 from activities.webhook import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSink, sign, verify
 from policy_engine.problems import PolicyError
 from policy_engine.selection import SelectionError
+from tests.conftest import ROOT
 from workflows.contract import ActionRequest, CaseStart, ResolveRequest
 
 # A tiny policy set of our own, so that edits to policies/ by others never break these tests.
@@ -225,15 +226,17 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     s = Settings.from_env()
     assert (s.address, s.namespace, s.tls, s.log_format) == ("temporal.example:7233", "shop", True, "json")
     assert s.outbox_path == "/var/lib/aftersales/outbox.sqlite3"
-    d = Settings.from_env({})
+    d = Settings.from_env({}, cwd=ROOT / "policies" / "tests")  # from a subfolder: the project is found above
     assert (d.address, d.namespace, d.task_queue, d.policy_dir, d.sink, d.tls) == (
         "localhost:7233",
         "default",
         "aftersales",
-        "policies",
+        str(ROOT / "policies"),
         "outbox",
         False,
     )
+    assert d.outbox_path == str(ROOT / ".aftersales" / "outbox.sqlite3")
+    assert d.home == str(ROOT) and d.home_source.startswith("found above")
     w = Settings.from_env(
         {
             "AFTERSALES_SINK": "webhook",
@@ -262,6 +265,8 @@ def test_log_format_defaults_to_json_off_a_terminal(monkeypatch: pytest.MonkeyPa
         ({"AFTERSALES_LOG_FORMAT": "xml"}, "AFTERSALES_LOG_FORMAT"),
         ({"AFTERSALES_LIST_BY_STATE": "sometimes"}, "AFTERSALES_LIST_BY_STATE"),
         ({"TEMPORAL_TLS_CERT": "/c.pem"}, "TEMPORAL_TLS_KEY"),
+        ({"AFTERSALES_TIMEZONE": "Mars/Olympus"}, "AFTERSALES_TIMEZONE"),
+        ({"AFTERSALES_HOME": "/no/such/folder"}, "AFTERSALES_HOME"),
     ],
 )
 def test_wrong_settings_say_which_variable(env: dict[str, str], message: str) -> None:

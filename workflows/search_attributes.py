@@ -1,5 +1,11 @@
 """Search attributes of a case, so `temporal workflow list --query` and `aftersales case list` filter
-on them. The dev server registers these names at start (see activities/devserver.py)."""
+on them.
+
+A case that writes an attribute its namespace does not know fails every workflow task
+(BadSearchAttributes), so they must exist before the first case: `aftersales dev` registers them
+when it starts the dev server (`registration_args`), and the worker checks them at start on any
+server, registering the missing ones where it may (`worker.ensure_search_attributes`).
+"""
 
 from __future__ import annotations
 
@@ -54,14 +60,30 @@ def to_updates(values: dict[str, Any]) -> list[SearchAttributeUpdate[Any]]:
     return updates
 
 
+# The type names the Temporal CLI and tcld accept (`--type Keyword`, `Name=Keyword`).
+TYPE_NAMES: dict[int, str] = {
+    IndexedValueType.INDEXED_VALUE_TYPE_TEXT: "Text",
+    IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: "Keyword",
+    IndexedValueType.INDEXED_VALUE_TYPE_INT: "Int",
+    IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE: "Double",
+    IndexedValueType.INDEXED_VALUE_TYPE_BOOL: "Bool",
+    IndexedValueType.INDEXED_VALUE_TYPE_DATETIME: "Datetime",
+    IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST: "KeywordList",
+}
+
+
+def type_name(indexed_value_type: int) -> str:
+    return TYPE_NAMES.get(indexed_value_type, f"type {indexed_value_type}")
+
+
+def expected_types() -> dict[str, IndexedValueType.ValueType]:
+    """Every attribute a case writes, by name, with the type it must be registered with."""
+    return {key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in ALL_KEYS}
+
+
 def registration_args() -> list[str]:
     """`temporal server start-dev` flags that register our attributes."""
-    kinds = {
-        IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: "Keyword",
-        IndexedValueType.INDEXED_VALUE_TYPE_BOOL: "Bool",
-        IndexedValueType.INDEXED_VALUE_TYPE_INT: "Int",
-    }
     args: list[str] = []
-    for key in ALL_KEYS:
-        args += ["--search-attribute", f"{key.name}={kinds[IndexedValueType.ValueType(key.indexed_value_type)]}"]
+    for name, kind in expected_types().items():
+        args += ["--search-attribute", f"{name}={type_name(kind)}"]
     return args

@@ -29,7 +29,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from activities.outbox import Outbox
-from aftersales_cli.devserver import free_port, start_dev_server, wait_until_ready
+from aftersales_cli.devserver import free_port, start_dev_server, stop, wait_until_ready
 from bench.cases import RETURN_EVENTS, return_case_data
 from starter import CaseClient, CaseError, EventRefused
 from workflows.contract import CaseStatus, workflow_id_for
@@ -68,12 +68,7 @@ class Cluster:
     def stop_server(self) -> None:
         """SIGTERM; a server still busy after 15 s is killed (its SQLite file keeps what was committed)."""
         if self.server is not None:
-            self.server.terminate()
-            try:
-                self.server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
-                self.server.wait()
+            stop(self.server, timeout=15)
             self.server = None
 
     def start_worker(self) -> None:
