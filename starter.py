@@ -144,7 +144,7 @@ class CaseClient:
     @classmethod
     async def connect(cls, settings: Any = None) -> CaseClient:
         """Connect with the settings (default: from the environment, see README "Configuration")."""
-        from activities.config import Settings, connect_client
+        from service import Settings, connect_client
 
         settings = settings or Settings.from_env()
         try:

@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
 from activities.webhook import WebhookSink
-from policy_engine.selection import SelectionError
+from policy_engine.language import SelectionError
 from workflows.contract import (
     CASE_REFUSED,
     DEFAULT_TASK_QUEUE,

@@ -20,10 +20,7 @@ from typing import Any
 
 import structlog
 
-from policy_engine.loader import load_policy_set
-from policy_engine.problems import PolicyError
-from policy_engine.resolved import ResolvedPolicy
-from policy_engine.selection import PolicySet
+from policy_engine.language import PolicyError, PolicySet, ResolvedPolicy, load_policy_set
 
 log = structlog.get_logger("aftersales.policies")
 

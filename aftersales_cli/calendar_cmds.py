@@ -20,7 +20,7 @@ def generate(
 ) -> None:
     """Generate calendar data; the policy pins what is written, so a library update changes nothing."""
     try:
-        from policy_engine.calendar_generate import generate_cn_mainland, render_calendar_yaml
+        from policy_engine.tools import generate_cn_mainland, render_calendar_yaml
     except ImportError:
         err_console.print("install the calendars extra: pip install -e '.[calendars]'")
         raise typer.Exit(EXIT_INVALID) from None

@@ -197,6 +197,7 @@ def show_timeline(
 ) -> None:
     """The audit trail: every event, refusal, decision, transition, action and SLA change."""
     from aftersales_cli.simulate_cmds import describe_entry
+    from policy_engine.engine import typed_entry
 
     tl = with_cases(lambda cases: cases.timeline(case_id))
     if as_json:
@@ -207,7 +208,9 @@ def show_timeline(
         at, "kind", "what", title=f"case {tl.case_id} on {tl.policy_id} ({tl.policy_version[:12]})", whole=(at,)
     )
     for entry in tl.entries:
-        table.add_row(show_time(entry.at, short=True), entry.kind, describe_entry(entry.model_dump(mode="json")))
+        table.add_row(
+            show_time(entry.at, short=True), entry.kind, describe_entry(typed_entry(entry.model_dump(mode="json")))
+        )
     console.print(table)
 
 
@@ -327,7 +330,7 @@ def schema(
     policies: Path | None = policy_dir_option(),
 ) -> None:
     """JSON Schemas of case data and event data per case type, for backend systems."""
-    from policy_engine.fields import json_schema
+    from policy_engine.language import json_schema
 
     policy_set = load_or_exit([policy_dir(policies)])
     out: dict[str, Any] = {}

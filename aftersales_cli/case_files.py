@@ -17,8 +17,7 @@ from typing import Any
 
 import yaml
 
-from policy_engine.durations import Exact, parse_duration
-from policy_engine.fields import value_kind
+from policy_engine.language import Exact, parse_duration, value_kind
 
 _RELATIVE = re.compile(r"^(?P<sign>[+-])\s*(?P<duration>.+)$")
 REQUIRED_KEYS = ("case_type", "case_id", "data")

@@ -12,10 +12,8 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
-from activities.config import Settings
-from policy_engine.loader import load_policy_set
-from policy_engine.problems import PolicyError
-from policy_engine.selection import PolicySet
+from policy_engine.language import PolicyError, PolicySet, load_policy_set
+from service import Settings
 
 # soft_wrap: a line of text is never cut at the terminal width (tables still fit themselves).
 console = Console(highlight=False, soft_wrap=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from policy_engine.graph import mermaid
-from policy_engine.language_schema import calendar_file_schema, policy_file_schema
-from policy_engine.loader import load_policy_set
+from policy_engine.language import calendar_file_schema, load_policy_set, policy_file_schema
+from policy_engine.tools import mermaid
 
+# The product's own documents, in its source tree (not an operator's project folder).
+REPO = Path(__file__).resolve().parent.parent
 LOOPS_PAGE = Path("docs/loops.md")
 POLICY_SCHEMA = Path("schema/policy.schema.json")
 CALENDAR_SCHEMA = Path("schema/calendar.schema.json")
@@ -26,7 +27,7 @@ any open state.
 """
 
 
-def loops_page(policy_dir: Path = Path("policies")) -> str:
+def loops_page(policy_dir: Path = REPO / "policies") -> str:
     policy_set = load_policy_set([policy_dir])
     parts = [_HEADER]
     for case_type in policy_set.case_types:
@@ -47,8 +48,8 @@ def generated() -> dict[Path, str]:
 
 def main() -> None:
     for path, text in generated().items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        (REPO / path).parent.mkdir(parents=True, exist_ok=True)
+        (REPO / path).write_text(text, encoding="utf-8")
         print(f"wrote {path}")
 
 

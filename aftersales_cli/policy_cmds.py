@@ -24,7 +24,7 @@ from aftersales_cli.common import (
 )
 
 if TYPE_CHECKING:
-    from policy_engine.policy_diff import Change
+    from policy_engine.tools import Change
 
 app = typer.Typer(help="Check, inspect and compare policies.", no_args_is_help=True)
 
@@ -96,7 +96,7 @@ def graph(
 ) -> None:
     """The state machine as a Mermaid diagram (paste into any Markdown viewer that renders Mermaid)."""
     from aftersales_cli.resolve import resolve_for_show
-    from policy_engine.graph import mermaid
+    from policy_engine.tools import mermaid
 
     policy_set = load_or_exit([policy_dir(policies)])
     resolved = resolve_for_show(policy_set, case_type, merchant, policy_id)
@@ -112,7 +112,7 @@ def diff(
     """What changed in operator terms: windows, deadlines, SLA targets, rules, states (exit 1 if anything did)."""
     from dataclasses import asdict
 
-    from policy_engine.policy_diff import diff_sets
+    from policy_engine.tools import diff_sets
 
     changes = diff_sets(load_or_exit([old]), load_or_exit([new]))
     if as_json:
@@ -183,9 +183,8 @@ def publish(
     """
     from aftersales_cli.publish import PublishError, discard, publishing_lock, stage, swap_in
     from aftersales_cli.simulate_cmds import check_scenarios
-    from policy_engine.loader import display_path, load_policy_set
-    from policy_engine.policy_diff import diff_sets
-    from policy_engine.problems import PolicyError
+    from policy_engine.language import PolicyError, display_path, load_policy_set
+    from policy_engine.tools import diff_sets
 
     live = policy_dir(policies)
     folder = folder if folder is not None else Path(settings().home) / "draft"

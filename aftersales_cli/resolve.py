@@ -5,9 +5,7 @@ from __future__ import annotations
 import typer
 
 from aftersales_cli.common import EXIT_INVALID, err_console
-from policy_engine.expressions import ExpressionError, compile_expression
-from policy_engine.resolved import ResolvedPolicy
-from policy_engine.selection import PolicySet
+from policy_engine.language import ExpressionError, PolicySet, ResolvedPolicy, compile_expression
 
 
 def resolve_for_show(

@@ -41,7 +41,6 @@ def dev(
     """Start the Temporal dev server (unless one answers at the address) and the worker, in this process."""
     from temporalio.converter import DataConverter
 
-    from activities.config import Settings, configure_logging, connect_client
     from aftersales_cli.devserver import (
         answers,
         default_ui_port,
@@ -52,6 +51,7 @@ def dev(
         ui_url,
         wait_until_ready,
     )
+    from service import Settings, configure_logging, connect_client
     from worker import run_worker
 
     try:

@@ -7,7 +7,6 @@ import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -24,13 +23,32 @@ from aftersales_cli.common import (
     policy_dir_option,
     print_problems,
 )
-from policy_engine.coverage import coverage
-from policy_engine.loader import display_path
-from policy_engine.problems import PolicyError
-from policy_engine.scenario import Scenario, load_scenario, scenario_files
-from policy_engine.selection import PolicySet
-from policy_engine.simulator import SimulationResult, run_scenario
-from policy_engine.whatif import compare_results
+from policy_engine.engine import (
+    ActionEntry,
+    CounterEntry,
+    DecisionEntry,
+    ErrorEntry,
+    EscalationEntry,
+    EventEntry,
+    OpenEntry,
+    RefusedEntry,
+    SlaEntry,
+    TimerEntry,
+    TransitionEntry,
+    TypedEntry,
+    VariableEntry,
+    typed_entry,
+)
+from policy_engine.language import PolicyError, PolicySet, display_path
+from policy_engine.testing import (
+    Scenario,
+    SimulationResult,
+    compare_results,
+    coverage,
+    load_scenario,
+    run_scenario,
+    scenario_files,
+)
 
 PROGRESS_THRESHOLD = 20  # show a progress bar from this many scenarios on
 
@@ -97,57 +115,63 @@ def run_all(
                 progress.update(task, completed=i, rate=f"{rate:,.0f}/s")
 
 
-def describe_entry(entry: dict[str, Any]) -> str:
-    d = entry.get("detail", {})
-    kind = entry["kind"]
-    name = entry.get("name", "")
-    if kind == "event":
-        actor = d.get("actor", {})
-        data = f" {json.dumps(d['data'], ensure_ascii=False)}" if d.get("data") else ""
-        return f"{name} by {actor.get('role')} {actor.get('id', '')}{data}".strip()
-    if kind == "refused":
-        return f"{name} refused: {d.get('reason')}"
-    if kind == "transition":
-        if d.get("error"):
-            return f"error: {d['error']}"
-        return f"{d.get('from') or '(open)'} -> {d.get('to')} (via {d.get('via')})"
-    if kind == "decision":
-        if d.get("error"):
-            return f"{name}: error: {d['error']}"
-        return f"{name}: row {d.get('rule')} -> {json.dumps(d.get('outputs'), ensure_ascii=False)}"
-    if kind == "action":
-        if d.get("error"):
-            return f"{name} not run: {d['error']}"
-        params = d.get("params", {k: v for k, v in d.items() if k != "key"})
+def describe_entry(entry: TypedEntry) -> str:
+    """One line saying what an entry of the audit trail records."""
+    name = entry.name
+    if isinstance(entry, EventEntry):
+        event = entry.detail
+        data = f" {json.dumps(event.data, ensure_ascii=False)}" if event.data else ""
+        return f"{name} by {event.actor.role} {event.actor.id}{data}".strip()
+    if isinstance(entry, RefusedEntry):
+        return f"{name} refused: {entry.detail.reason}"
+    if isinstance(entry, TransitionEntry):
+        move = entry.detail
+        if move.error:
+            return f"error: {move.error}"
+        return f"{move.from_ or '(open)'} -> {move.to} (via {move.via})"
+    if isinstance(entry, DecisionEntry):
+        decision = entry.detail
+        if decision.error:
+            return f"{name}: error: {decision.error}"
+        return f"{name}: row {decision.rule} -> {json.dumps(decision.outputs, ensure_ascii=False)}"
+    if isinstance(entry, ActionEntry):
+        action = entry.detail
+        if action.error:
+            return f"{name} not run: {action.error}"
+        if action.params is not None:
+            params = action.params
+        else:  # entries written before actions kept their parameters apart
+            params = {k: v for k, v in action.model_dump(by_alias=True, exclude_unset=True).items() if k != "key"}
         shown = {k: v for k, v in params.items() if k != "message"}
         return f"{name} {json.dumps(shown, ensure_ascii=False)}"
-    if kind == "sla":
-        due = f" due {d['due']}" if d.get("due") else ""
-        return f"{name}: {d.get('status')}{due}"
-    if kind == "escalation":
-        if d.get("level"):
-            return f"{name}: level {d['level']}"
-        return f"{name}: {'started' if d.get('started') else 'stopped'}"
-    if kind == "timer":
+    if isinstance(entry, SlaEntry):
+        due = f" due {entry.detail.due}" if entry.detail.due else ""
+        return f"{name}: {entry.detail.status}{due}"
+    if isinstance(entry, EscalationEntry):
+        ladder = entry.detail
+        if ladder.level:
+            return f"{name}: level {ladder.level}"
+        return f"{name}: {'started' if ladder.started else 'stopped'}"
+    if isinstance(entry, TimerEntry):
+        timer = entry.detail
         return (
             f"{name} fired"
-            + (f" in {d['state']}" if d.get("state") else "")
-            + (f" ({d['error']})" if d.get("error") else "")
+            + (f" in {timer.state}" if timer.state else "")
+            + (f" ({timer.error})" if timer.error else "")
         )
-    if kind in ("counter", "variable"):
-        return (
-            f"{name} = {json.dumps(d.get('value'), ensure_ascii=False)}"
-            if "error" not in d
-            else f"{name}: {d['error']}"
-        )
-    if kind == "error":
-        row = f" (row {d['rule']})" if d.get("rule") else ""
-        return f"{name}{row}: {d.get('message', '')}"
-    if kind == "open":
-        return f"{name} case on policy {d.get('policy')} ({str(d.get('version', ''))[:12]})"
-    if kind == "close":
-        return f"closed in {name}"
-    return json.dumps(d, ensure_ascii=False)
+    if isinstance(entry, CounterEntry):
+        return f"{name} = {json.dumps(entry.detail.value, ensure_ascii=False)}"
+    if isinstance(entry, VariableEntry):
+        variable = entry.detail
+        if "error" in variable.model_fields_set:
+            return f"{name}: {variable.error}"
+        return f"{name} = {json.dumps(variable.value, ensure_ascii=False)}"
+    if isinstance(entry, ErrorEntry):
+        row = f" (row {entry.detail.rule})" if entry.detail.rule else ""
+        return f"{name}{row}: {entry.detail.message}"
+    if isinstance(entry, OpenEntry):
+        return f"{name} case on policy {entry.detail.policy} ({entry.detail.version[:12]})"
+    return f"closed in {name}"
 
 
 def print_result(result: SimulationResult) -> None:
@@ -168,7 +192,7 @@ def print_result(result: SimulationResult) -> None:
                 "sla": "magenta",
                 "escalation": "red",
             }.get(entry["kind"], "")
-            table.add_row(at, entry["kind"], describe_entry(entry), style=style)
+            table.add_row(at, entry["kind"], describe_entry(typed_entry(entry)), style=style)
         console.print(table)
     if result.error:
         console.print(f"[red]error:[/red] {result.error}")

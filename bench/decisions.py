@@ -10,8 +10,7 @@ import json
 from typing import Any
 
 from bench.common import Result, best_rate
-from policy_engine.decisions import evaluate
-from policy_engine.model import Decision
+from policy_engine.language import Decision, evaluate
 
 
 def _ours(rows: int) -> Decision:

@@ -21,7 +21,6 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from activities.config import Settings
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
 from aftersales_cli.devserver import free_port, start_dev_server, wait_until_ready
@@ -29,6 +28,7 @@ from bench.cases import RETURN_EVENTS, return_case_data
 from bench.common import ROOT, Result, console
 from bench.handwritten import TASK_QUEUE as HW_QUEUE
 from bench.handwritten import HandwrittenActivities, HandwrittenReturn
+from service import Settings
 from starter import CaseClient
 from worker import build_worker
 from workflows.contract import workflow_id_for

@@ -17,7 +17,7 @@ from bench.common import ROOT, Result
 _CHILD = """
 import json, sys, time
 from pathlib import Path
-from policy_engine.loader import load_policy_set
+from policy_engine.language import load_policy_set
 start = time.perf_counter()
 policies = load_policy_set([Path(sys.argv[1])])
 elapsed = time.perf_counter() - start

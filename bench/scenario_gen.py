@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from policy_engine.scenario import scenario_files
+from policy_engine.testing import scenario_files
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "policies" / "tests"

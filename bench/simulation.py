@@ -16,9 +16,8 @@ from pathlib import Path
 
 from bench.common import ROOT, Result, console
 from bench.scenario_gen import write
-from policy_engine.loader import load_policy_set
-from policy_engine.scenario import load_scenario
-from policy_engine.simulator import run_scenario
+from policy_engine.language import load_policy_set
+from policy_engine.testing import load_scenario, run_scenario
 
 TARGET = 2000.0
 

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from policy_engine.loader import load_policy_set
-from policy_engine.selection import PolicySet
+from policy_engine.language import PolicySet, load_policy_set
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
 SCENARIOS = POLICIES / "tests"
-
-# Commands and generated docs use paths relative to the project root.
-os.chdir(ROOT)
 
 
 @pytest.fixture(scope="session")

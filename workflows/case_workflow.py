@@ -18,8 +18,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from policy_engine.case import Actor as EngineActor
-    from policy_engine.case import (
+    from activities.case_activities import CaseActivities
+    from policy_engine.engine import Actor as EngineActor
+    from policy_engine.engine import (
         CaseState,
         EventIn,
         OpenCase,
@@ -28,10 +29,15 @@ with workflow.unsafe.imports_passed_through():
         RunAction,
         StepResult,
         TimerDue,
+        accepted_events,
+        check_event,
+        fire_due,
+        listing,
+        open_case,
+        report_event,
+        step,
     )
-    from policy_engine.engine import accepted_events, check_event, listing, open_case, report_event, step
-    from policy_engine.pinning import pinned_policy
-    from policy_engine.resolved import ResolvedPolicy
+    from policy_engine.language import ResolvedPolicy, pinned_policy
     from workflows.contract import (
         CASE_EXISTS,
         CASE_REFUSED,
@@ -45,14 +51,12 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_OPEN,
         UPDATE_SUBMIT_EVENT,
         WORKFLOW_TYPE,
-        ActionOutcome,
         ActionRequest,
         CaseStart,
         CaseStatus,
         EventRequest,
         OpenRequest,
         PinnedCase,
-        ResolvedPayload,
         ResolveRequest,
         Timeline,
         same_opening,
@@ -141,10 +145,9 @@ class AfterSalesCase:
     async def _open(self, req: OpenRequest) -> None:
         opened_at = req.opened_at or self.now()
         try:
-            payload: ResolvedPayload = await workflow.execute_activity(
-                "resolve_policy",
+            payload = await workflow.execute_activity_method(
+                CaseActivities.resolve_policy,
                 ResolveRequest(case_type=req.case_type, data=req.data, opened_at=opened_at),
-                result_type=ResolvedPayload,
                 start_to_close_timeout=RESOLVE_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[CASE_REFUSED]),
             )
@@ -207,10 +210,10 @@ class AfterSalesCase:
         assert self.state is not None, "the case is not open yet"
         return self.state
 
-    def _step(self, state: CaseState, inp: EventIn | TimerDue) -> StepResult:
-        result = step(self._policy(), state, inp, stop_on_policy_error=self.stop_on_policy_error is not False)
+    def _step(self, state: CaseState, received: EventIn | TimerDue) -> StepResult:
+        result = step(self._policy(), state, received, stop_on_policy_error=self.stop_on_policy_error is not False)
         if result.failed is not None and not self._stops_on_policy_error():
-            result = step(self._policy(), state, inp, stop_on_policy_error=False)
+            result = step(self._policy(), state, received, stop_on_policy_error=False)
         return result
 
     def _stops_on_policy_error(self) -> bool:
@@ -219,7 +222,8 @@ class AfterSalesCase:
             self.stop_on_policy_error = workflow.patched(PATCH_STOP_ON_POLICY_ERROR)
         return self.stop_on_policy_error
 
-    def _absorb(self, result: StepResult) -> None:
+    def _absorb(self, result: StepResult) -> CaseState:
+        """Take a step's result in: queue its actions, note timer changes, update search attributes."""
         self.state = result.state
         if result.failed is not None:
             # Also in the timeline (an `error` entry); logged so that whoever watches the worker sees it.
@@ -230,24 +234,18 @@ class AfterSalesCase:
             elif command.kind in ("start_timer", "cancel_timer"):
                 self.timers_changed = True
         self._index()
+        return result.state
 
     def _projected(self) -> CaseState:
         """The case as it is now, with every timer due by now fired (without changing anything)."""
-        state = self._state()
-        now = self.now()
-        while (nxt := state.next_timer()) is not None and nxt[1] <= now and not state.closed:
-            due = TimerDue(name=nxt[0], at=nxt[1])
-            state = step(self._policy(), state, due, stop_on_policy_error=self.stop_on_policy_error is not False).state
-        return state
+        return fire_due(
+            self._policy(), self._state(), self.now(), stop_on_policy_error=self.stop_on_policy_error is not False
+        )
 
     def _fire_due(self) -> None:
-        now = self.now()
-        while True:
-            state = self._state()
-            nxt = state.next_timer()
-            if nxt is None or nxt[1] > now or state.closed:
-                return
-            self._absorb(self._step(state, TimerDue(name=nxt[0], at=nxt[1])))
+        fire_due(
+            self._policy(), self._state(), self.now(), apply=self._step, absorb=lambda result, _: self._absorb(result)
+        )
 
     def _event(self, req: EventRequest) -> EventIn:
         return EventIn(
@@ -267,7 +265,6 @@ class AfterSalesCase:
     async def _run_action(self, command: RunAction) -> None:
         state = self._state()
         policy = self._policy()
-        activity = "open_linked_case" if command.type == "open_case" else "run_action"
         request = ActionRequest(
             case_id=state.case_id,
             case_type=state.case_type,
@@ -279,13 +276,22 @@ class AfterSalesCase:
             reports=command.reports,
         )
         try:
-            outcome: ActionOutcome = await workflow.execute_activity(
-                activity,
-                request,
-                result_type=ActionOutcome,
-                start_to_close_timeout=ACTION_TIMEOUT,
-                retry_policy=ACTION_RETRY,
-            )
+            # By reference, so mypy checks the request against each activity's signature; the
+            # activity names (and so the commands in the history) are the methods' `defn` names.
+            if command.type == "open_case":
+                outcome = await workflow.execute_activity_method(
+                    CaseActivities.open_linked_case,
+                    request,
+                    start_to_close_timeout=ACTION_TIMEOUT,
+                    retry_policy=ACTION_RETRY,
+                )
+            else:
+                outcome = await workflow.execute_activity_method(
+                    CaseActivities.run_action,
+                    request,
+                    start_to_close_timeout=ACTION_TIMEOUT,
+                    retry_policy=ACTION_RETRY,
+                )
         except ActivityError as exc:
             workflow.logger.error(
                 "action failed for good",

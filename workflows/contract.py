@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from policy_engine.case import CaseState, RunAction, TimelineEntry
+from policy_engine.engine import CaseState, RunAction, TimelineEntry
 
 WORKFLOW_TYPE = "AfterSalesCase"
 DEFAULT_TASK_QUEUE = "aftersales"

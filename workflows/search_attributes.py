@@ -4,7 +4,7 @@ on them.
 A case that writes an attribute its namespace does not know fails every workflow task
 (BadSearchAttributes), so they must exist before the first case: `aftersales dev` registers them
 when it starts the dev server (`registration_args`), and the worker checks them at start on any
-server, registering the missing ones where it may (`worker.ensure_search_attributes`).
+server, registering the missing ones where it may (`service.ensure_search_attributes`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
-from policy_engine.case import CaseState
+from policy_engine.engine import CaseState
 
 CASE_TYPE = SearchAttributeKey.for_keyword("CaseType")
 CASE_STATE = SearchAttributeKey.for_keyword("CaseState")

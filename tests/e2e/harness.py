@@ -24,7 +24,7 @@ from temporalio.worker import Worker
 from activities.case_activities import CaseActivities, OutboxSink
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
-from policy_engine.scenario import Scenario
+from policy_engine.testing import Scenario
 from worker import workflow_runner
 from workflows.case_workflow import AfterSalesCase
 from workflows.contract import (

@@ -14,7 +14,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from aftersales_cli.devserver import test_server_binary as find_test_server
-from policy_engine.scenario import load_scenario, scenario_files
+from policy_engine.testing import load_scenario, scenario_files
 from tests.conftest import POLICIES, SCENARIOS
 from tests.e2e.harness import Deferred, register_search_attributes, run_live, running_worker
 

@@ -15,7 +15,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.outbox import Outbox
-from policy_engine.scenario import load_scenario
+from policy_engine.testing import load_scenario
 from starter import CaseClient, CaseConflict, CaseRefused, EventRefused
 from tests.conftest import POLICIES, SCENARIOS
 from tests.e2e.conftest import TASK_QUEUE

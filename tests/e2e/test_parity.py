@@ -8,9 +8,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.outbox import Outbox
-from policy_engine.scenario import load_scenario, scenario_files
-from policy_engine.selection import PolicySet
-from policy_engine.simulator import run_scenario
+from policy_engine.language import PolicySet
+from policy_engine.testing import load_scenario, run_scenario, scenario_files
 from tests.conftest import SCENARIOS
 from tests.e2e.conftest import TASK_QUEUE
 from tests.e2e.harness import Deferred, run_live, story

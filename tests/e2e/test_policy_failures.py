@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from starter import CaseClient
 from tests.e2e.harness import Deferred, running_worker
-from tests.test_policy_failures import BASE, POLICY
+from tests.policy_engine.engine.test_policy_failures import BASE, POLICY
 from workflows.contract import POLICY_FAILED, QUERY_TIMELINE, UPDATE_SUBMIT_EVENT, CaseStatus, EventRequest, Timeline
 
 

@@ -1,0 +1,338 @@
+"""Sandboxed Jinja2 expressions and templates, compiled once and checked against declared names.
+
+Operators write conditions such as `case.reason == 'no_reason' and not windows.no_reason_return`.
+They are compiled when the policy loads; a name the policy does not declare is a load error, so a
+typo never reaches a customer. At run time dictionaries are read by key only (never by method), and
+anything undefined raises instead of quietly becoming empty.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
+from jinja2 import Template as JinjaTemplate
+from jinja2.exceptions import TemplateError
+from jinja2.runtime import Context
+from jinja2.sandbox import SandboxedEnvironment
+
+from policy_engine.language.problems import did_you_mean, unknown_name
+
+
+class ExpressionError(Exception):
+    """An expression failed at run time (a comparison of a number with nothing, say)."""
+
+
+class _Env(SandboxedEnvironment):
+    """Dictionaries are read by key only, so `case.items` is the field, never dict.items."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            if attribute in obj:
+                return obj[attribute]
+            return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, Mapping):
+            if argument in obj:
+                return obj[argument]
+            return self.undefined(obj=obj, name=argument)
+        return super().getitem(obj, argument)
+
+
+ENV = _Env(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+class Compiled:
+    """A Jinja template run with a context built the cheap way.
+
+    Jinja builds each render's context from a chain of the template's and the environment's globals,
+    walking that chain twice per call; that cost more than evaluating the expression itself. The
+    globals never change after compiling, so they are flattened once and each call only merges the
+    names in. Errors propagate unchanged (no traceback rewriting), for the caller to turn into
+    messages.
+    """
+
+    __slots__ = ("_blocks", "_globals", "_name", "_root")
+
+    def __init__(self, template: JinjaTemplate) -> None:
+        self._globals = dict(template.globals)
+        self._root = template.root_render_func
+        self._blocks = template.blocks
+        self._name = template.name
+
+    def context(self, names: Mapping[str, Any]) -> Context:
+        return Context(ENV, {**self._globals, **names}, self._name, self._blocks)
+
+    def render(self, names: Mapping[str, Any]) -> str:
+        return ENV.concat(self._root(self.context(names)))  # type: ignore[attr-defined,no-any-return]
+
+    def evaluate(self, names: Mapping[str, Any]) -> Any:
+        """The value an expression template assigns to `result`."""
+        ctx = self.context(names)
+        for _ in self._root(ctx):
+            pass
+        return ctx.vars["result"]
+
+
+# Marks a part of the name tree where anything goes (results of filters, list items, parameters
+# read with a computed key).
+ANY: Any = object()
+NameTree = Mapping[str, Any]
+
+
+class Expression:
+    """A compiled expression; call it with the names it may read."""
+
+    __slots__ = ("_fn", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        try:
+            # The expression compiles to a template assigning `result` (Jinja's own wrapper).
+            self._fn = Compiled(ENV.compile_expression(text, undefined_to_none=False)._template)
+        except TemplateError as exc:
+            raise ValueError(_syntax_message(text, exc)) from None
+
+    def __call__(self, names: Mapping[str, Any]) -> Any:
+        try:
+            result = self._fn.evaluate(names)
+        except TemplateError as exc:
+            raise ExpressionError(f"`{self.text}`: {exc.message or exc}") from None
+        except TypeError as exc:
+            raise ExpressionError(f"`{self.text}`: {_type_error(exc)}") from None
+        except Exception as exc:
+            raise ExpressionError(f"`{self.text}`: {type(exc).__name__}: {exc}") from None
+        if isinstance(result, Undefined):
+            raise ExpressionError(f"`{self.text}` is undefined")
+        return result
+
+    def test(self, names: Mapping[str, Any]) -> bool:
+        return bool(self(names))
+
+
+# Python's words for values, in the operator's (the timeline shows these messages).
+_VALUE_KINDS = {
+    "int": "a number",
+    "float": "a number",
+    "str": "text",
+    "bool": "true/false",
+    "NoneType": "nothing (a value the case does not have)",
+    "list": "a list",
+    "dict": "a mapping",
+    "datetime": "a date-time",
+    "date": "a date",
+}
+_UNORDERABLE = re.compile(r"'(\S+)' not supported between instances of '(\w+)' and '(\w+)'")
+_BAD_OPERANDS = re.compile(r"unsupported operand type\(s\) for (\S+): '(\w+)' and '(\w+)'")
+
+
+def _type_error(exc: TypeError) -> str:
+    """A comparison or a sum of values that do not go together, said without Python's type names."""
+    text = str(exc)
+    match = _UNORDERABLE.search(text)
+    if match:
+        op, left, right = match.groups()
+        return f"cannot compare {_VALUE_KINDS.get(left, left)} with {_VALUE_KINDS.get(right, right)} ('{op}')"
+    match = _BAD_OPERANDS.search(text)
+    if match:
+        op, left, right = match.groups()
+        return f"cannot apply '{op}' to {_VALUE_KINDS.get(left, left)} and {_VALUE_KINDS.get(right, right)}"
+    return f"TypeError: {text}"
+
+
+def _syntax_message(text: str, exc: TemplateError) -> str:
+    detail = exc.message or str(exc)
+    return f"expression `{text}` does not compile: {detail}"
+
+
+@lru_cache(maxsize=8192)
+def compile_expression(text: str) -> Expression:
+    """Compiled expressions are shared: the same text compiles once per process."""
+    return Expression(text)
+
+
+def check_names(text: str, scope: NameTree, *, template: bool = False) -> list[str]:
+    """Names an expression (or template) reads that the scope does not declare, as messages.
+
+    The scope is a tree: a mapping lists the known fields below a name, None marks a leaf (a value
+    with no fields we know of), ANY allows any field below.
+    """
+    source = text if template else "{{ " + text + " }}"
+    try:
+        ast = ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        return [_syntax_message(text, exc)]
+    problems: list[str] = []
+    local_names: set[str] = set()
+    for node in ast.find_all((nodes.For, nodes.Assign, nodes.Macro)):
+        for target in node.find_all(nodes.Name):
+            if target.ctx in ("store", "param"):
+                local_names.add(target.name)
+
+    def resolve(node: nodes.Node) -> tuple[Any, str]:
+        if isinstance(node, nodes.Name):
+            if node.name in local_names:
+                return ANY, node.name
+            if node.name not in scope:
+                problems.append(unknown_name("name", node.name, scope))
+                return ANY, node.name
+            return scope[node.name], node.name
+        if isinstance(node, nodes.Getattr):
+            return step(node.node, node.attr)
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            return step(node.node, node.arg.value)
+        visit_children(node)
+        return ANY, ""
+
+    def step(base_node: nodes.Node, attr: str) -> tuple[Any, str]:
+        base, dotted = resolve(base_node)
+        here = f"{dotted}.{attr}" if dotted else attr
+        if isinstance(base, Mapping):
+            if attr in base:
+                return base[attr], here
+            if dotted:
+                problems.append(f"unknown field '{here}'{did_you_mean(attr, base)}")
+            return ANY, here
+        return ANY, here
+
+    def visit_children(node: nodes.Node) -> None:
+        for child in node.iter_child_nodes():
+            if isinstance(child, nodes.Name | nodes.Getattr | nodes.Getitem):
+                resolve(child)
+            else:
+                visit_children(child)
+
+    visit_children(ast)
+    return list(dict.fromkeys(problems))
+
+
+class Template:
+    """A compiled message template rendered in the sandbox with strict undefined names."""
+
+    __slots__ = ("_template", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        try:
+            self._template = Compiled(ENV.from_string(source))
+        except TemplateError as exc:
+            raise ValueError(f"template does not compile: {exc.message or exc}") from None
+
+    def render(self, names: Mapping[str, Any]) -> str:
+        try:
+            return self._template.render(names).strip()
+        except TemplateError as exc:
+            raise ExpressionError(f"template: {exc.message or exc}") from None
+        except Exception as exc:
+            raise ExpressionError(f"template: {type(exc).__name__}: {exc}") from None
+
+
+@lru_cache(maxsize=1024)
+def compile_template(source: str) -> Template:
+    return Template(source)
+
+
+@lru_cache(maxsize=8192)
+def referenced_paths(text: str) -> tuple[str, ...]:
+    """Dotted names an expression reads (`case.item.category`), for the audit trail of decisions."""
+    try:
+        ast = ENV.parse("{{ " + text + " }}")
+    except TemplateSyntaxError:
+        return ()
+    found: list[str] = []
+
+    def dotted(node: nodes.Node) -> str | None:
+        if isinstance(node, nodes.Name):
+            return node.name
+        if isinstance(node, nodes.Getattr):
+            base = dotted(node.node)
+            return f"{base}.{node.attr}" if base else None
+        return None
+
+    def walk(node: nodes.Node) -> None:
+        if isinstance(node, nodes.Getattr | nodes.Name):
+            name = dotted(node)
+            if name:
+                found.append(name)
+                return
+        for child in node.iter_child_nodes():
+            walk(child)
+
+    walk(ast)
+    return tuple(dict.fromkeys(found))
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One side of a comparison: a dotted name (`case.amount`), a literal (`1000`, `'vip'`, `['a']`),
+    or something computed that the checker does not follow (neither)."""
+
+    path: str | None = None
+    literal: bool = False
+    value: Any = None
+
+    def __str__(self) -> str:
+        if self.path is not None:
+            return self.path
+        return repr(self.value) if self.literal else "(a computed value)"
+
+
+# Jinja's names of comparison operators, as the operator wrote them.
+OPERATORS = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=", "in": "in", "notin": "not in"}
+
+
+def _operand(node: nodes.Node) -> Operand:
+    if isinstance(node, nodes.Const):
+        return Operand(literal=True, value=node.value)
+    if isinstance(node, nodes.Neg) and isinstance(node.node, nodes.Const) and isinstance(node.node.value, int | float):
+        return Operand(literal=True, value=-node.node.value)
+    if isinstance(node, nodes.List | nodes.Tuple) and all(isinstance(i, nodes.Const) for i in node.items):
+        return Operand(literal=True, value=[i.value for i in node.items if isinstance(i, nodes.Const)])
+    path = _dotted(node)
+    return Operand(path=path) if path else Operand()
+
+
+def _dotted(node: nodes.Node) -> str | None:
+    """`case.item.category` (or `params['high_amount']`) as a dotted name; None for anything computed."""
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Getattr):
+        base = _dotted(node.node)
+        return f"{base}.{node.attr}" if base else None
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+        base = _dotted(node.node)
+        return f"{base}.{node.arg.value}" if base else None
+    return None
+
+
+@lru_cache(maxsize=8192)
+def comparisons(text: str) -> tuple[tuple[Operand, str, Operand], ...]:
+    """Each comparison in an expression as (left, operator, right): `a < b < c` gives two."""
+    try:
+        ast = ENV.parse("{{ " + text + " }}")
+    except TemplateSyntaxError:
+        return ()
+    found: list[tuple[Operand, str, Operand]] = []
+    for node in ast.find_all(nodes.Compare):
+        left = node.expr
+        for op in node.ops:
+            found.append((_operand(left), OPERATORS.get(op.op, op.op), _operand(op.expr)))
+            left = op.expr
+    return tuple(found)
+
+
+def lookup_path(names: Mapping[str, Any], dotted: str) -> Any:
+    """The value of a dotted name in `names`, or None where it does not resolve."""
+    node: Any = names
+    for part in dotted.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node

@@ -1,0 +1,182 @@
+"""Worker and client settings from the environment, the project folder, and the Temporal connection.
+
+One machine uses the defaults (the embedded dev server on localhost); a cluster or Temporal Cloud is
+the same worker with TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and TLS or an API key set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from temporalio.client import Client
+from temporalio.converter import DataConverter
+from temporalio.service import TLSConfig
+
+from workflows.contract import DEFAULT_TASK_QUEUE
+
+SINKS = ("outbox", "webhook")
+POLICY_DIR = "policies"  # the policy folder's name in a project, and the default AFTERSALES_POLICY_DIR
+LOG_FORMATS = ("json", "console")  # see service.logs
+
+
+@dataclass(frozen=True)
+class Settings:
+    address: str = "localhost:7233"
+    namespace: str = "default"
+    task_queue: str = DEFAULT_TASK_QUEUE
+    # Relative paths below are resolved against `home`, the project folder (see project_home).
+    policy_dir: str = POLICY_DIR
+    outbox_path: str = ".aftersales/outbox.sqlite3"
+    home: str = "."
+    home_source: str = "the current folder"  # how `home` was found, for commands that say which folder they use
+    # The zone in which commands show times (cases keep and compute theirs with offsets).
+    display_timezone: str = "Asia/Shanghai"
+    sink: str = "outbox"
+    webhook_urls: list[str] = field(default_factory=list)
+    webhook_secret: str = ""
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca: str | None = None
+    api_key: str | None = None
+    log_format: str = "console"
+    # Events whose answers come from outside (e.g. refund_completed from a payment callback); other
+    # actions that report back are reported done as soon as the effect is handed to the sink.
+    deferred_reports: list[str] = field(default_factory=list)
+    # Cases opened through CaseClient keep CaseState current at every transition (see
+    # CaseStart.list_by_state); false saves a visibility write per transition.
+    list_by_state: bool = True
+
+    def __post_init__(self) -> None:
+        """A wrong setting stops the worker at start, with the variable to fix, not at the first case."""
+        if not self.address:
+            raise ValueError("TEMPORAL_ADDRESS must not be empty (host:port)")
+        if not self.task_queue:
+            raise ValueError("AFTERSALES_TASK_QUEUE must not be empty")
+        if self.sink not in SINKS:
+            raise ValueError(f"AFTERSALES_SINK must be one of {', '.join(SINKS)}, not '{self.sink}'")
+        if self.sink == "webhook" and not self.webhook_urls:
+            raise ValueError("AFTERSALES_SINK=webhook needs AFTERSALES_WEBHOOK_URLS (comma separated)")
+        bad = [u for u in self.webhook_urls if not u.startswith(("http://", "https://"))]
+        if bad:
+            raise ValueError(f"AFTERSALES_WEBHOOK_URLS must be http:// or https:// URLs, not {', '.join(bad)}")
+        if self.sink == "webhook" and not self.webhook_secret:
+            raise ValueError("AFTERSALES_SINK=webhook needs AFTERSALES_WEBHOOK_SECRET to sign the requests")
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(f"AFTERSALES_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not '{self.log_format}'")
+        try:
+            ZoneInfo(self.display_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"AFTERSALES_TIMEZONE must be an IANA zone such as Asia/Shanghai or UTC, not '{self.display_timezone}'"
+            ) from None
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (mutual TLS)")
+
+    @property
+    def tls(self) -> bool:
+        """Temporal Cloud API keys only travel over TLS, so an API key turns TLS on."""
+        return bool(self.tls_cert or self.tls_ca or self.api_key)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+        """Read the environment (or `env`, for tests); raises ValueError naming the wrong variable."""
+        e = dict(os.environ if env is None else env)
+        home, home_source = project_home(e, cwd or Path.cwd())
+
+        def get(name: str) -> str | None:
+            value = e.get(name, "").strip()
+            return value or None
+
+        def default(name: str) -> Any:
+            return cls.__dataclass_fields__[name].default
+
+        def text(variable: str, name: str) -> str:
+            return get(variable) or str(default(name))
+
+        urls = [u.strip() for u in (get("AFTERSALES_WEBHOOK_URLS") or "").split(",") if u.strip()]
+        # Off a terminal (a service manager, a container) logs are JSON for collectors.
+        log_format = get("AFTERSALES_LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
+        return cls(
+            address=text("TEMPORAL_ADDRESS", "address"),
+            namespace=text("TEMPORAL_NAMESPACE", "namespace"),
+            task_queue=text("AFTERSALES_TASK_QUEUE", "task_queue"),
+            policy_dir=str(home / text("AFTERSALES_POLICY_DIR", "policy_dir")),
+            outbox_path=str(home / text("AFTERSALES_OUTBOX", "outbox_path")),
+            home=str(home),
+            home_source=home_source,
+            display_timezone=text("AFTERSALES_TIMEZONE", "display_timezone"),
+            sink=text("AFTERSALES_SINK", "sink").lower(),
+            webhook_urls=urls,
+            webhook_secret=text("AFTERSALES_WEBHOOK_SECRET", "webhook_secret"),
+            tls_cert=get("TEMPORAL_TLS_CERT"),
+            tls_key=get("TEMPORAL_TLS_KEY"),
+            tls_ca=get("TEMPORAL_TLS_CA"),
+            api_key=get("TEMPORAL_API_KEY"),
+            log_format=log_format.lower(),
+            deferred_reports=[x.strip() for x in (get("AFTERSALES_DEFERRED_REPORTS") or "").split(",") if x.strip()],
+            list_by_state=_flag(get("AFTERSALES_LIST_BY_STATE"), default("list_by_state"), "AFTERSALES_LIST_BY_STATE"),
+        )
+
+
+def project_home(env: Mapping[str, str], cwd: Path) -> tuple[Path, str]:
+    """The project folder that relative settings are read from, and how it was found.
+
+    `AFTERSALES_HOME` when set; otherwise the nearest folder, from the current one upwards, that
+    holds a `policies/` folder (as git finds `.git`), so commands work from any subfolder; otherwise
+    the current folder.
+    """
+    named = env.get("AFTERSALES_HOME", "").strip()
+    if named:
+        home = Path(named).expanduser().resolve()
+        if not home.is_dir():
+            raise ValueError(f"AFTERSALES_HOME: {named} is not a folder")
+        return home, "AFTERSALES_HOME"
+    here = cwd.resolve()
+    for folder in (here, *here.parents):
+        if (folder / POLICY_DIR).is_dir():
+            return folder, "the current folder" if folder == here else f"found above {here}"
+    return here, "the current folder (no policies/ folder found here or above)"
+
+
+def _flag(value: str | None, default: bool, variable: str) -> bool:
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{variable} must be true or false, not '{value}'")
+
+
+def _read(path: str | None, variable: str) -> bytes | None:
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{variable}: cannot read {path}: {exc.strerror or exc}") from None
+
+
+async def connect_client(settings: Settings, data_converter: DataConverter) -> Client:
+    """Connect as the settings say: plain on one machine, TLS (mutual or server-only) or an API key elsewhere."""
+    tls: bool | TLSConfig = False
+    if settings.tls:
+        tls = TLSConfig(
+            server_root_ca_cert=_read(settings.tls_ca, "TEMPORAL_TLS_CA"),
+            client_cert=_read(settings.tls_cert, "TEMPORAL_TLS_CERT"),
+            client_private_key=_read(settings.tls_key, "TEMPORAL_TLS_KEY"),
+        )
+    return await Client.connect(
+        settings.address,
+        namespace=settings.namespace,
+        tls=tls,
+        api_key=settings.api_key,
+        data_converter=data_converter,
+    )

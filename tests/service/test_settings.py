@@ -1,0 +1,67 @@
+"""Settings from the environment: defaults, the project folder found upwards, and wrong values named."""
+
+from __future__ import annotations
+
+import pytest
+
+from service import Settings
+from tests.conftest import ROOT
+
+
+def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA", "AFTERSALES_SINK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.example:7233")
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "shop")
+    monkeypatch.setenv("TEMPORAL_API_KEY", "k")
+    monkeypatch.setenv("AFTERSALES_LOG_FORMAT", "json")
+    monkeypatch.setenv("AFTERSALES_OUTBOX", "/var/lib/aftersales/outbox.sqlite3")
+    s = Settings.from_env()
+    assert (s.address, s.namespace, s.tls, s.log_format) == ("temporal.example:7233", "shop", True, "json")
+    assert s.outbox_path == "/var/lib/aftersales/outbox.sqlite3"
+    d = Settings.from_env({}, cwd=ROOT / "policies" / "tests")  # from a subfolder: the project is found above
+    assert (d.address, d.namespace, d.task_queue, d.policy_dir, d.sink, d.tls) == (
+        "localhost:7233",
+        "default",
+        "aftersales",
+        str(ROOT / "policies"),
+        "outbox",
+        False,
+    )
+    assert d.outbox_path == str(ROOT / ".aftersales" / "outbox.sqlite3")
+    assert d.home == str(ROOT) and d.home_source.startswith("found above")
+    w = Settings.from_env(
+        {
+            "AFTERSALES_SINK": "webhook",
+            "AFTERSALES_WEBHOOK_URLS": "https://a.example/h, https://b.example/h",
+            "AFTERSALES_WEBHOOK_SECRET": "x",
+        }
+    )
+    assert w.webhook_urls == ["https://a.example/h", "https://b.example/h"]
+    assert d.list_by_state and not Settings.from_env({"AFTERSALES_LIST_BY_STATE": "false"}).list_by_state
+
+
+def test_log_format_defaults_to_json_off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False)
+    assert Settings.from_env({}).log_format == "json"
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    assert Settings.from_env({}).log_format == "console"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"AFTERSALES_SINK": "carrier-pigeon"}, "AFTERSALES_SINK"),
+        ({"AFTERSALES_SINK": "webhook", "AFTERSALES_WEBHOOK_SECRET": "x"}, "WEBHOOK_URLS"),
+        ({"AFTERSALES_SINK": "webhook", "AFTERSALES_WEBHOOK_URLS": "https://a.example"}, "WEBHOOK_SECRET"),
+        ({"AFTERSALES_WEBHOOK_URLS": "ftp://a.example"}, "WEBHOOK_URLS"),
+        ({"AFTERSALES_LOG_FORMAT": "xml"}, "AFTERSALES_LOG_FORMAT"),
+        ({"AFTERSALES_LIST_BY_STATE": "sometimes"}, "AFTERSALES_LIST_BY_STATE"),
+        ({"TEMPORAL_TLS_CERT": "/c.pem"}, "TEMPORAL_TLS_KEY"),
+        ({"AFTERSALES_TIMEZONE": "Mars/Olympus"}, "AFTERSALES_TIMEZONE"),
+        ({"AFTERSALES_HOME": "/no/such/folder"}, "AFTERSALES_HOME"),
+    ],
+)
+def test_wrong_settings_say_which_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(env)
