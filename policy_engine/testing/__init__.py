@@ -3,6 +3,7 @@ cover, and what an edit would change on them (what-if)."""
 
 from policy_engine.testing.coverage import LoopCoverage, coverage, policy_items, reached_items
 from policy_engine.testing.scenario import (
+    EffectExpectation,
     Expectation,
     Scenario,
     ScenarioEvent,
@@ -23,6 +24,7 @@ from policy_engine.testing.whatif import CompareReport, FieldChange, ScenarioCha
 __all__ = [
     "ActionRecord",
     "CompareReport",
+    "EffectExpectation",
     "Expectation",
     "FieldChange",
     "LoopCoverage",

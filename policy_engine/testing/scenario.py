@@ -63,6 +63,22 @@ class ScenarioEvent(_Model):
     _when = field_validator("at", mode="before")(_check_when)
 
 
+class EffectExpectation(_Model):
+    """An effect that must have happened: its type, and as much of its parameters and time as stated.
+
+    `params` match partially: every key given must be there with that value (mappings again
+    partially, numbers by value: 299 is 299.00); keys not given are not looked at. `at` is exact
+    (+DURATION is after opened_at). `count`, when given, is how many such effects happened.
+    """
+
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    at: dt.datetime | str | None = None
+    count: int | None = Field(default=None, ge=0)
+
+    _when = field_validator("at", mode="before")(_check_when)
+
+
 class Expectation(_Model):
     state: str | None = None
     closed: bool | None = None
@@ -76,6 +92,9 @@ class Expectation(_Model):
     escalation_level: int | None = None
     records: dict[str, Any] = Field(default_factory=dict)
     states_visited: list[str] = Field(default_factory=list)
+    # Effects with their contents: money, deadlines and the customer's language, not only that an
+    # action of some type happened (actions_include).
+    effects: list[EffectExpectation] = Field(default_factory=list)
 
 
 class Scenario(_Model):

@@ -7,6 +7,7 @@ lists the answer itself.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -26,8 +27,8 @@ from policy_engine.engine import (
     states_entered,
     step,
 )
-from policy_engine.language import PolicySet, ResolvedPolicy, SelectionError
-from policy_engine.testing.scenario import Scenario
+from policy_engine.language import Exact, PolicySet, ResolvedPolicy, SelectionError, parse_duration
+from policy_engine.testing.scenario import EffectExpectation, Scenario
 
 
 class ActionRecord(BaseModel):
@@ -230,4 +231,60 @@ def check_expectations(scenario: Scenario, result: SimulationResult) -> list[str
     for state in expected.states_visited:
         if state not in result.states_visited:
             failures.append(f"states_visited: never entered '{state}'")
+    for index, effect in enumerate(expected.effects):
+        failures.extend(_effect_failures(index, effect, scenario, result.actions))
     return failures
+
+
+def _effect_failures(
+    index: int, effect: EffectExpectation, scenario: Scenario, actions: list[ActionRecord]
+) -> list[str]:
+    at = _moment(effect.at, scenario.opened_at) if effect.at is not None else None
+    same_type = [a for a in actions if a.type == effect.type]
+    matching = [a for a in same_type if _contains(a.params, effect.params) and (at is None or a.at == at)]
+    wanted = _describe_effect(effect, at)
+    if effect.count is not None and len(matching) != effect.count:
+        return [f"effects[{index}]: expected {effect.count} x {wanted}, got {len(matching)}{_seen(same_type)}"]
+    if effect.count is None and not matching:
+        return [f"effects[{index}]: no {wanted}{_seen(same_type)}"]
+    return []
+
+
+def _contains(actual: Any, expected: Any) -> bool:
+    """Partial match: what `expected` states must be in `actual`; numbers compare by value."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and _contains(actual[k], v) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(actual) == len(expected) and all(map(_contains, actual, expected))
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return actual is expected
+    if isinstance(expected, int | float) and isinstance(actual, int | float):
+        return float(actual) == float(expected)
+    return bool(actual == expected)
+
+
+def _moment(value: dt.datetime | str, opened_at: dt.datetime) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    duration = parse_duration(value[1:])
+    assert isinstance(duration, Exact)  # the scenario's validator admits exact durations only
+    return opened_at + dt.timedelta(seconds=duration.seconds)
+
+
+def _describe_effect(effect: EffectExpectation, at: dt.datetime | None) -> str:
+    params = f" with {json.dumps(effect.params, ensure_ascii=False, default=str)}" if effect.params else ""
+    when = f" at {at.isoformat()}" if at is not None else ""
+    return f"'{effect.type}'{params}{when}"
+
+
+def _seen(same_type: list[ActionRecord]) -> str:
+    """What did happen, so that a failing test shows the actual amount, recipient or time."""
+    if not same_type:
+        return " (none of that type happened)"
+    shown = [
+        f"{json.dumps({k: v for k, v in a.params.items() if k != 'message'}, ensure_ascii=False, default=str)}"
+        f" at {a.at.isoformat()}"
+        for a in same_type[:3]
+    ]
+    more = f" and {len(same_type) - 3} more" if len(same_type) > 3 else ""
+    return f"; happened: {'; '.join(shown)}{more}"

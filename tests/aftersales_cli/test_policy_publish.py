@@ -10,6 +10,15 @@ import pytest
 from aftersales_cli.publish import PublishError, Staged, _exchange, stage, swap_in
 from tests.cli import ROOT, aftersales
 
+REWORDED = "is on its way back to your original payment method"
+
+
+def _reword(folder: Path) -> None:
+    """An edit every policy test still passes: a message worded differently (a new policy version)."""
+    template = folder / "templates" / "refunded.en.j2"
+    text = template.read_text(encoding="utf-8")
+    template.write_text(text.replace("went back to the original payment method", REWORDED), encoding="utf-8")
+
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
@@ -22,14 +31,13 @@ def test_draft_then_publish_swaps_the_live_folder(project: Path) -> None:
     made = aftersales("policy", "draft", cwd=project / "policies" / "tests")  # from a subfolder: same project
     assert made.returncode == 0, made.stderr
     assert (project / "draft" / "returns.yaml").is_file()
-    returns = project / "draft" / "returns.yaml"
-    returns.write_text(returns.read_text(encoding="utf-8").replace("after: 48h", "after: 36h", 1), encoding="utf-8")
+    _reword(project / "draft")
 
     published = aftersales("policy", "publish", cwd=project)
     assert published.returncode == 0, published.stdout + published.stderr
-    assert "after: 36h" in (project / "policies" / "returns.yaml").read_text(encoding="utf-8")
+    assert REWORDED in (project / "policies" / "templates" / "refunded.en.j2").read_text(encoding="utf-8")
     kept = list((project / ".aftersales" / "policy-history").iterdir())
-    assert len(kept) == 1 and "after: 48h" in (kept[0] / "returns.yaml").read_text(encoding="utf-8")
+    assert len(kept) == 1 and REWORDED not in (kept[0] / "templates" / "refunded.en.j2").read_text(encoding="utf-8")
     assert not [p for p in project.iterdir() if p.name.startswith(".policies.")], "no staging copy left behind"
 
     again = aftersales("policy", "publish", cwd=project)
@@ -65,11 +73,10 @@ def test_a_draft_whose_policy_tests_fail_is_not_published(project: Path) -> None
 
 def test_dry_run_changes_nothing(project: Path) -> None:
     assert aftersales("policy", "draft", cwd=project).returncode == 0
-    returns = project / "draft" / "returns.yaml"
-    returns.write_text(returns.read_text(encoding="utf-8").replace("after: 48h", "after: 36h", 1), encoding="utf-8")
+    _reword(project / "draft")
     dry = aftersales("policy", "publish", "--dry-run", cwd=project)
-    assert dry.returncode == 0 and "would be published" in dry.stdout
-    assert "after: 48h" in (project / "policies" / "returns.yaml").read_text(encoding="utf-8")
+    assert dry.returncode == 0 and "would be published" in dry.stdout, dry.stdout + dry.stderr
+    assert REWORDED not in (project / "policies" / "templates" / "refunded.en.j2").read_text(encoding="utf-8")
 
 
 def test_a_draft_inside_the_live_folder_is_refused(project: Path) -> None:
