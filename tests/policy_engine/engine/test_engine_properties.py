@@ -2,7 +2,8 @@
 
 - it never raises;
 - an open case always has a way forward (a timer or an accepted event);
-- it refuses exactly what `check_event` (the update validator) refuses;
+- it refuses exactly what `check_event` (the update validator) refuses, and every event the policy
+  model forbids in that state or to that role (an oracle that does not share the engine's code);
 - a state serialised to JSON mid-run and restored continues identically.
 """
 
@@ -82,6 +83,15 @@ def check_alive(resolved: ResolvedPolicy, state: CaseState) -> None:
         assert state.timers or accepted_events(resolved, state), f"stuck in {state.state}"
 
 
+def wrong_state_or_role(resolved: ResolvedPolicy, state: CaseState, event: EventIn) -> bool:
+    """Whether the policy, read as an operator reads it, forbids this event here and now."""
+    policy = resolved.policy
+    if state.closed or event.name not in policy.events:
+        return True
+    here = event.name in policy.states[state.state].on or event.name in policy.any_state
+    return not here or event.actor.role not in policy.events[event.name].roles
+
+
 def play(resolved: ResolvedPolicy, state: CaseState, inputs: list[EventIn | float]) -> CaseState:
     for inp in inputs:
         assert isinstance(inp, EventIn)
@@ -90,6 +100,17 @@ def play(resolved: ResolvedPolicy, state: CaseState, inputs: list[EventIn | floa
         reason = check_event(resolved, state, inp)
         result = step(resolved, state, inp)
         assert (result.refused is None) == (reason is None), (inp.name, reason, result.refused)
+        # Against an oracle that shares nothing with the engine's admission code: the state and the
+        # roles read straight from the policy model.
+        if wrong_state_or_role(resolved, state, inp):
+            assert result.refused is not None, f"{inp.name} by {inp.actor.role} in {state.state} was applied"
+        elif result.refused is not None:
+            assert "not accepted in state" not in result.refused and "may not send" not in result.refused, (
+                inp.name,
+                inp.actor.role,
+                state.state,
+                result.refused,
+            )
         if reason is not None:
             assert result.refused == reason
             # A refusal changes nothing but the refusal entry and the refusal count.
