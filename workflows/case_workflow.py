@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         CASE_REFUSED,
         PATCH_STOP_ON_POLICY_ERROR,
         POLICY_FAILED,
+        QUERY_IDLE,
         QUERY_OPENING,
         QUERY_STATUS,
         QUERY_TIMELINE,
@@ -90,6 +91,7 @@ class AfterSalesCase:
         self.refusal: str | None = None  # why the case could not open, for the `open` update
         self.list_by_state = True  # see CaseStart.list_by_state
         self.open_answered = False  # an `open` update was answered (later ones report `duplicate`)
+        self.actions_running = 0  # effects handed to an activity and not yet answered (see `idle`)
         # Whether a decision row or goto condition that errs stops the handler (PolicyFailed), as it
         # does since PATCH_STOP_ON_POLICY_ERROR, or is passed over, as it was before. Asked of
         # `workflow.patched` only when the policy first fails (the two differ only then), so a case
@@ -260,7 +262,11 @@ class AfterSalesCase:
                 self._absorb(self._step(self._state(), event))
                 continue
             command = self.actions.popleft()
-            await self._run_action(command)
+            self.actions_running += 1
+            try:
+                await self._run_action(command)
+            finally:
+                self.actions_running -= 1
 
     async def _run_action(self, command: RunAction) -> None:
         state = self._state()
@@ -388,6 +394,18 @@ class AfterSalesCase:
             policy_version=state.policy_version,
             entries=state.timeline,
         )
+
+    @workflow.query(name=QUERY_IDLE)
+    def idle(self) -> bool:
+        """Open and waiting only for time or a message: no event, effect or due timer left to handle.
+
+        Tests and tools wait on this instead of guessing from a timeline that stopped growing.
+        """
+        if self.state is None:
+            return False
+        due = self.state.next_timer()
+        overdue = due is not None and due[1] <= self.now() and not self.state.closed
+        return not self.inbox and not self.actions and not self.actions_running and not overdue
 
     @workflow.query(name=QUERY_OPENING)
     def opening_request(self) -> OpenRequest | None:

@@ -29,6 +29,7 @@ SIGNAL_EVENT = "event"
 QUERY_STATUS = "status"
 QUERY_TIMELINE = "timeline"
 QUERY_OPENING = "opening"
+QUERY_IDLE = "idle"  # true when the case has nothing left to handle until time passes or a message comes
 
 
 def workflow_id_for(case_id: str) -> str:

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -28,6 +30,7 @@ from policy_engine.testing import Scenario
 from worker import workflow_runner
 from workflows.case_workflow import AfterSalesCase
 from workflows.contract import (
+    QUERY_IDLE,
     QUERY_STATUS,
     QUERY_TIMELINE,
     UPDATE_SUBMIT_EVENT,
@@ -130,8 +133,11 @@ async def run_live(env: WorkflowEnvironment, scenario: Scenario, task_queue: str
                 EventRequest(name=event.name, role=event.actor.role, actor_id=event.actor.id, data=event.data),
                 result_type=CaseStatus,
             )
-        except Exception as exc:  # refused by the validator, or the case already closed
-            refused.append(f"{event.name}: {exc}")
+        except WorkflowUpdateFailedError as exc:  # refused by the validator: the reason is the cause's message
+            cause = exc.cause
+            refused.append(cause.message if isinstance(cause, ApplicationError) else str(cause))
+        except RPCError as exc:  # the case had closed before the event (the simulator refuses it too)
+            refused.append(f"the case is closed ({exc.message})")
     until = scenario.end_time()
     gap = (until - await case_now()).total_seconds()
     if gap > 0:
@@ -140,23 +146,21 @@ async def run_live(env: WorkflowEnvironment, scenario: Scenario, task_queue: str
     return LiveRun(case_id, handle, refused, timeline, status)
 
 
-async def settled(handle: WorkflowHandle[Any, Any], rounds: int = 50) -> tuple[CaseStatus, Timeline]:
-    """Status and timeline once the case stops changing (activities finish in real time)."""
-    last: int | None = None
-    timeline: Timeline | None = None
-    status: CaseStatus | None = None
-    for _ in range(rounds):
+async def settled(handle: WorkflowHandle[Any, Any], patience: float = 30.0) -> tuple[CaseStatus, Timeline]:
+    """Status and timeline once the case says it is idle (its own `idle` query: no event, effect or due
+    timer left), not once its timeline has stopped growing for a moment (an activity may still run)."""
+    deadline = asyncio.get_running_loop().time() + patience
+    while True:
         try:
-            timeline = await handle.query(QUERY_TIMELINE, result_type=Timeline)
-            status = await handle.query(QUERY_STATUS, result_type=CaseStatus)
+            if await handle.query(QUERY_IDLE, result_type=bool):
+                break
         except WorkflowQueryFailedError:  # still opening: the policy is being resolved
-            await asyncio.sleep(0.1)
-            continue
-        if last == len(timeline.entries):
-            break
-        last = len(timeline.entries)
-        await asyncio.sleep(0.1)
-    assert timeline is not None and status is not None
+            pass
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{handle.id} did not become idle within {patience:.0f} s")
+        await asyncio.sleep(0.05)
+    timeline = await handle.query(QUERY_TIMELINE, result_type=Timeline)
+    status = await handle.query(QUERY_STATUS, result_type=CaseStatus)
     return status, timeline
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -33,9 +36,54 @@ async def test_workflow_tells_the_same_story_as_the_simulator(
     assert live.status.closed == simulated.closed
     assert live.status.policy_version == simulated.policy_version
     assert {k: v["status"] for k, v in live.status.sla.items()} == {k: v["status"] for k, v in simulated.sla.items()}
-    # Refused events: the validator refused the same number the simulator did (or the case had closed).
+    assert live.status.decisions == simulated.decisions
+    assert live.status.escalation_level == simulated.escalation_level
+    # Every entry of the audit trail, contents included (amounts, recipients, locales, rule ids, due
+    # times), but refusals: the live validator refuses without a trace, by design.
+    assert _trail(live.timeline.entries, live.case_id, scenario.case_id) == _trail(
+        simulated.timeline, scenario.case_id, scenario.case_id
+    )
+    # Refused events: the same number, and the validator's reasons are the simulator's, in order (the
+    # ones after the case closed come last and are refused by the server instead).
     assert len(live.refused) == simulated.rejected_events
+    reasons = [e["detail"]["reason"] for e in simulated.timeline if e["kind"] == "refused"]
+    by_validator = [r for r in live.refused if not r.startswith("the case is closed")]
+    assert by_validator == reasons[: len(by_validator)]
     # Every effect reached the outbox exactly once, under the engine's idempotency key.
     rows = outbox.list(case_id=live.case_id)
     effects = [a for a in live_actions if a not in ("record",)]
     assert sorted(r["type"] for r in rows) == sorted(effects)
+
+
+def _trail(entries: list[Any], case_id: str, scenario_case_id: str) -> list[Any]:
+    """Timeline entries as JSON, refusals left out, the live case's unique id read as the scenario's."""
+    out = []
+    for entry in entries:
+        data = entry.model_dump(mode="json") if hasattr(entry, "model_dump") else entry
+        if data["kind"] == "refused":
+            continue
+        text = json.dumps({k: v for k, v in data.items() if k != "at"}, sort_keys=True, ensure_ascii=False)
+        out.append((_minute(str(data["at"])), _coarse(json.loads(text.replace(case_id, scenario_case_id)))))
+    return out
+
+
+def _minute(text: str) -> dt.datetime:
+    """Live events reach the case a few milliseconds after the scenario's moment (the server's clock
+    decides), so times, and durations measured from them, are compared to the minute."""
+    moment = dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+    return (moment + dt.timedelta(seconds=30)).replace(second=0, microsecond=0)
+
+
+def _coarse(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _coarse(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_coarse(v, key) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and key.endswith("seconds"):
+        return round(value / 60)
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:
+            return _minute(value).isoformat()
+        except ValueError:
+            return value
+    return value
