@@ -7,16 +7,22 @@ are kept, never re-recorded. The replay test proves the current code replays eve
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import tempfile
+import uuid
 from pathlib import Path
+from typing import Any
 
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from aftersales_cli.devserver import test_server_binary as find_test_server
 from policy_engine.testing import load_scenario, scenario_files
+from starter import CaseClient
 from tests.conftest import POLICIES, SCENARIOS
 from tests.e2e.harness import Deferred, register_search_attributes, run_live, running_worker
+from workflows.case_workflow import AfterSalesCase
+from workflows.contract import CaseStart, OpenRequest, workflow_id_for
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 TASK_QUEUE = "aftersales-record"
@@ -43,8 +49,69 @@ async def record() -> None:
                     history = await live.handle.fetch_history()
                     target.write_text(history.to_json(), encoding="utf-8")
                     print(f"recorded {path.stem} ({len(history.events)} events)")
+                await record_paths(env)
     finally:
         await env.shutdown()
+
+
+def _return_data(now: dt.datetime) -> dict[str, Any]:
+    return {
+        "channel": "app",
+        "customer": {"id": "C-1", "tier": "regular", "locale": "en"},
+        "order": {
+            "id": "O-1",
+            "merchant_id": "M-1",
+            "paid_at": (now - dt.timedelta(days=5)).isoformat(),
+            "delivered_at": (now - dt.timedelta(days=2)).isoformat(),
+            "amount": 299.0,
+            "currency": "CNY",
+        },
+        "item": {"sku": "SKU-1", "category": "apparel", "price": 299.0, "quantity": 1},
+        "reason": "no_reason",
+    }
+
+
+RETURN_EVENTS = [
+    ("merchant_approve", "merchant", {}),
+    ("return_shipped", "customer", {"tracking": "SF1"}),
+    ("return_delivered", "system", {}),
+    ("confirm_receipt", "merchant", {}),
+]
+
+
+async def record_paths(env: WorkflowEnvironment) -> None:
+    """The paths no policy test takes: an opening by update-with-start (as CaseClient opens), and a
+    case that continues as new mid-run (both runs). Each is recorded only when missing."""
+    opened = HISTORIES / "path-open-by-update-with-start.json"
+    first, last = HISTORIES / "path-continue-as-new-first-run.json", HISTORIES / "path-continue-as-new-last-run.json"
+    cases = CaseClient(env.client, TASK_QUEUE)
+    now = await env.get_current_time()
+    if not opened.exists():
+        case_id = f"OPEN-{uuid.uuid4().hex[:8]}"
+        await cases.open("return", case_id, _return_data(now))
+        await cases.open("return", case_id, _return_data(now))  # the same opening again: answered, not opened
+        for i, (name, role, data) in enumerate(RETURN_EVENTS):
+            await cases.event(case_id, name, role, "actor", data, key=f"{case_id}/{i}")
+        handle = cases.handle(case_id)
+        await handle.result()
+        opened.write_text((await handle.fetch_history()).to_json(), encoding="utf-8")
+        print(f"recorded {opened.name}")
+    if not first.exists() or not last.exists():
+        case_id = f"CAN-{uuid.uuid4().hex[:8]}"
+        start = CaseStart(
+            open=OpenRequest(case_id=case_id, case_type="return", data=_return_data(now)), history_limit=15
+        )
+        started = await env.client.start_workflow(
+            AfterSalesCase.run, start, id=workflow_id_for(case_id), task_queue=TASK_QUEUE
+        )
+        for i, (name, role, data) in enumerate(RETURN_EVENTS):
+            await cases.event(case_id, name, role, "actor", data, key=f"{case_id}/{i}")
+        latest = env.client.get_workflow_handle(workflow_id_for(case_id))
+        await latest.result()
+        earliest = env.client.get_workflow_handle(workflow_id_for(case_id), run_id=started.result_run_id)
+        first.write_text((await earliest.fetch_history()).to_json(), encoding="utf-8")
+        last.write_text((await latest.fetch_history()).to_json(), encoding="utf-8")
+        print(f"recorded {first.name} and {last.name}")
 
 
 if __name__ == "__main__":
