@@ -27,7 +27,7 @@ from policy_engine.engine import (
     states_entered,
     step,
 )
-from policy_engine.language import Exact, PolicySet, ResolvedPolicy, SelectionError, parse_duration
+from policy_engine.language import PolicySet, ResolvedPolicy, SelectionError
 from policy_engine.testing.scenario import EffectExpectation, Scenario
 
 
@@ -239,7 +239,7 @@ def check_expectations(scenario: Scenario, result: SimulationResult) -> list[str
 def _effect_failures(
     index: int, effect: EffectExpectation, scenario: Scenario, actions: list[ActionRecord]
 ) -> list[str]:
-    at = _moment(effect.at, scenario.opened_at) if effect.at is not None else None
+    at = scenario.time_of(effect.at) if effect.at is not None else None
     same_type = [a for a in actions if a.type == effect.type]
     matching = [a for a in same_type if _contains(a.params, effect.params) and (at is None or a.at == at)]
     wanted = _describe_effect(effect, at)
@@ -261,14 +261,6 @@ def _contains(actual: Any, expected: Any) -> bool:
     if isinstance(expected, int | float) and isinstance(actual, int | float):
         return float(actual) == float(expected)
     return bool(actual == expected)
-
-
-def _moment(value: dt.datetime | str, opened_at: dt.datetime) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value
-    duration = parse_duration(value[1:])
-    assert isinstance(duration, Exact)  # the scenario's validator admits exact durations only
-    return opened_at + dt.timedelta(seconds=duration.seconds)
 
 
 def _describe_effect(effect: EffectExpectation, at: dt.datetime | None) -> str:

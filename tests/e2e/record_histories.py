@@ -7,16 +7,15 @@ are kept, never re-recorded. The replay test proves the current code replays eve
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
 
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from aftersales_cli.devserver import test_server_binary as find_test_server
+from bench.cases import RETURN_EVENTS, return_case_data
 from policy_engine.testing import load_scenario, scenario_files
 from starter import CaseClient
 from tests.conftest import POLICIES, SCENARIOS
@@ -54,31 +53,6 @@ async def record() -> None:
         await env.shutdown()
 
 
-def _return_data(now: dt.datetime) -> dict[str, Any]:
-    return {
-        "channel": "app",
-        "customer": {"id": "C-1", "tier": "regular", "locale": "en"},
-        "order": {
-            "id": "O-1",
-            "merchant_id": "M-1",
-            "paid_at": (now - dt.timedelta(days=5)).isoformat(),
-            "delivered_at": (now - dt.timedelta(days=2)).isoformat(),
-            "amount": 299.0,
-            "currency": "CNY",
-        },
-        "item": {"sku": "SKU-1", "category": "apparel", "price": 299.0, "quantity": 1},
-        "reason": "no_reason",
-    }
-
-
-RETURN_EVENTS = [
-    ("merchant_approve", "merchant", {}),
-    ("return_shipped", "customer", {"tracking": "SF1"}),
-    ("return_delivered", "system", {}),
-    ("confirm_receipt", "merchant", {}),
-]
-
-
 async def record_paths(env: WorkflowEnvironment) -> None:
     """The paths no policy test takes: an opening by update-with-start (as CaseClient opens), and a
     case that continues as new mid-run (both runs). Each is recorded only when missing."""
@@ -88,8 +62,8 @@ async def record_paths(env: WorkflowEnvironment) -> None:
     now = await env.get_current_time()
     if not opened.exists():
         case_id = f"OPEN-{uuid.uuid4().hex[:8]}"
-        await cases.open("return", case_id, _return_data(now))
-        await cases.open("return", case_id, _return_data(now))  # the same opening again: answered, not opened
+        await cases.open("return", case_id, return_case_data(1, now))
+        await cases.open("return", case_id, return_case_data(1, now))  # the same opening again: answered, not opened
         for i, (name, role, data) in enumerate(RETURN_EVENTS):
             await cases.event(case_id, name, role, "actor", data, key=f"{case_id}/{i}")
         handle = cases.handle(case_id)
@@ -99,7 +73,7 @@ async def record_paths(env: WorkflowEnvironment) -> None:
     if not first.exists() or not last.exists():
         case_id = f"CAN-{uuid.uuid4().hex[:8]}"
         start = CaseStart(
-            open=OpenRequest(case_id=case_id, case_type="return", data=_return_data(now)), history_limit=15
+            open=OpenRequest(case_id=case_id, case_type="return", data=return_case_data(1, now)), history_limit=15
         )
         started = await env.client.start_workflow(
             AfterSalesCase.run, start, id=workflow_id_for(case_id), task_queue=TASK_QUEUE
