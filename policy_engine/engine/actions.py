@@ -9,7 +9,9 @@ change the case itself; `run_action` does, in one place. Every action declared i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from policy_engine.engine.case import EventIn, RunAction
@@ -97,6 +99,23 @@ def _value(text: str, names: Names) -> Any:
     return plain(compile_expression(text)(names))
 
 
+_CENT = Decimal("0.01")
+
+
+def _money(text: str, names: Names) -> float:
+    """An amount of money: a number of 0 or more, to the cent (half up).
+
+    Expressions compute in binary floats, where 3 x 0.10 is 0.30000000000000004; a payment carries
+    what a person would write, 0.3. Anything but a finite number of 0 or more fails the action.
+    """
+    value = _value(text, names)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ExpressionError(f"an amount of money must be a number, not {type(value).__name__}")
+    if not math.isfinite(value) or value < 0:
+        raise ExpressionError(f"an amount of money must be a number of 0 or more, not {value}")
+    return float(Decimal(repr(value)).quantize(_CENT, rounding=ROUND_HALF_UP))
+
+
 @implements("notify")
 def _notify(context: StepContext, params: NotifyParams, names: Names) -> Dispatch | Keep:
     return Dispatch(notification(context, params.template, params.to, names))
@@ -104,12 +123,12 @@ def _notify(context: StepContext, params: NotifyParams, names: Names) -> Dispatc
 
 @implements("refund")
 def _refund(context: StepContext, params: RefundParams, names: Names) -> Dispatch | Keep:
-    return Dispatch({"amount": _value(params.amount, names)}, reports=params.reports)
+    return Dispatch({"amount": _money(params.amount, names)}, reports=params.reports)
 
 
 @implements("advance_payment")
 def _advance_payment(context: StepContext, params: AdvancePaymentParams, names: Names) -> Dispatch | Keep:
-    return Dispatch({"amount": _value(params.amount, names), "reason": params.reason})
+    return Dispatch({"amount": _money(params.amount, names), "reason": params.reason})
 
 
 @implements("assign")

@@ -212,5 +212,13 @@ def states_entered(timeline: list[TimelineEntry]) -> list[str]:
 
 
 def failure_messages(timeline: list[TimelineEntry]) -> list[str]:
-    """The messages of the `error` entries: where the policy failed."""
-    return [str(entry.detail.get("message", "")) for entry in timeline if entry.kind == "error"]
+    """Where the policy failed: the `error` entries, and each action, variable, window or condition
+    that could not be computed (a refund whose amount errs pays nothing: a policy test must say so)."""
+    messages: list[str] = []
+    for entry in timeline:
+        if entry.kind == "error":
+            messages.append(str(entry.detail["message"]))
+        elif "error" in entry.detail:
+            what = f"{entry.kind} '{entry.name}'" if entry.name else entry.kind
+            messages.append(f"{what} failed: {entry.detail['error']}")
+    return messages

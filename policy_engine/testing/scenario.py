@@ -95,6 +95,16 @@ class Expectation(_Model):
     # Effects with their contents: money, deadlines and the customer's language, not only that an
     # action of some type happened (actions_include).
     effects: list[EffectExpectation] = Field(default_factory=list)
+    # Deadlines still open at the end, by timer name as `case status` lists them
+    # (`state:<state>:<timer>`, `sla:<clock>:warn|breach`, `ladder:<ladder>:<level>`) -> exact due time.
+    timers: dict[str, dt.datetime | str] = Field(default_factory=dict)
+
+    @field_validator("timers", mode="before")
+    @classmethod
+    def _check_timers(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {name: _check_when(when) for name, when in value.items()}
+        return value
 
 
 class Scenario(_Model):

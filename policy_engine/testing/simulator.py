@@ -62,6 +62,8 @@ class SimulationResult(BaseModel):
     rejected_events: int = 0
     states_visited: list[str] = Field(default_factory=list)
     decisions: dict[str, str] = Field(default_factory=dict)
+    # The deadlines still open at the end: timer name -> due time (ISO 8601).
+    timers: dict[str, str] = Field(default_factory=dict)
     # Where the policy failed on the way (the message of each `error` timeline entry): a policy test
     # fails on any, so a decision that errs is never passed over.
     policy_errors: list[str] = Field(default_factory=list)
@@ -183,6 +185,7 @@ def result_of(state: CaseState, actions: list[ActionRecord], file: str = "") -> 
         rejected_events=state.refused,
         states_visited=states_entered(state.timeline),
         decisions={name: taken.rule for name, taken in state.decisions.items()},
+        timers={name: due.isoformat() for name, due in sorted(state.timers.items(), key=lambda kv: (kv[1], kv[0]))},
         policy_errors=failure_messages(state.timeline),
     )
 
@@ -233,7 +236,19 @@ def check_expectations(scenario: Scenario, result: SimulationResult) -> list[str
             failures.append(f"states_visited: never entered '{state}'")
     for index, effect in enumerate(expected.effects):
         failures.extend(_effect_failures(index, effect, scenario, result.actions))
+    for name, when in expected.timers.items():
+        failures.extend(_timer_failures(name, scenario.time_of(when), result.timers))
     return failures
+
+
+def _timer_failures(name: str, due: dt.datetime, timers: dict[str, str]) -> list[str]:
+    got = timers.get(name)
+    if got is None:
+        pending = ", ".join(timers) or "none"
+        return [f"timers.{name}: expected due at {due.isoformat()}, but it is not pending (pending: {pending})"]
+    if dt.datetime.fromisoformat(got) != due:
+        return [f"timers.{name}: expected due at {due.isoformat()}, got {got}"]
+    return []
 
 
 def _effect_failures(

@@ -3,7 +3,8 @@
 - it never raises;
 - an open case always has a way forward (a timer or an accepted event);
 - it refuses exactly what `check_event` (the update validator) refuses, and every event the policy
-  model forbids in that state or to that role (an oracle that does not share the engine's code);
+  file forbids in that state or to that role (an oracle that does not share the engine's code: the
+  YAML read with `yaml.safe_load`, see `oracle_reference.allowed_here` and `test_role_oracle.py`);
 - a state serialised to JSON mid-run and restored continues identically.
 """
 
@@ -29,6 +30,7 @@ from policy_engine.engine import (
 from policy_engine.language import ROLES, FieldSpec, ResolvedPolicy, load_policy_set
 from policy_engine.testing import load_scenario, scenario_files
 from tests.conftest import POLICIES, SCENARIOS
+from tests.policy_engine.engine.oracle_reference import RAW_POLICIES, allowed_here
 
 POLICY_SET = load_policy_set([POLICIES])
 OPENINGS = [load_scenario(p) for p in scenario_files([SCENARIOS])]
@@ -84,12 +86,11 @@ def check_alive(resolved: ResolvedPolicy, state: CaseState) -> None:
 
 
 def wrong_state_or_role(resolved: ResolvedPolicy, state: CaseState, event: EventIn) -> bool:
-    """Whether the policy, read as an operator reads it, forbids this event here and now."""
-    policy = resolved.policy
-    if state.closed or event.name not in policy.events:
-        return True
-    here = event.name in policy.states[state.state].on or event.name in policy.any_state
-    return not here or event.actor.role not in policy.events[event.name].roles
+    """Whether the policy, read as an operator reads it, forbids this event here and now: its YAML
+    file read with `yaml.safe_load` (states, `on:`, `any_state`, terminal states, each event's
+    `roles`, `extends` merged by the test), not the engine's resolved model."""
+    allowed, _ = allowed_here(RAW_POLICIES[resolved.id], state.state, event.name, event.actor.role)
+    return not allowed
 
 
 def play(resolved: ResolvedPolicy, state: CaseState, inputs: list[EventIn | float]) -> CaseState:
