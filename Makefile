@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install bench bench-full clean docs histories
+.PHONY: run test lint typecheck unit install bench bench-full clean docs histories mutation
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 not found; set PY=/path/to/python3.11"; exit 2; }
@@ -48,6 +48,19 @@ bench: $(BENCH_STAMP)
 bench-full: $(BENCH_STAMP)
 	$(BIN)/python -m bench --full
 
+# Mutation testing of the engine and the language checks (pyproject.toml [tool.mutmut]): every
+# mutant must make a fast test fail, or be listed as equivalent with the reason in
+# tests/mutation/equivalent/. Long (about half an hour on 2 cores); results are cached in
+# mutants/, so a second run re-tests only what changed. Not part of `make test`.
+MUTATION_STAMP := $(VENV)/.mutation-installed
+$(MUTATION_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,calendars,mutation]'
+	@touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	$(BIN)/mutmut run --max-children $$(nproc)
+	$(BIN)/python -m tests.mutation.score
+
 docs: $(STAMP)
 	$(BIN)/python -m aftersales_cli.docs_gen
 
@@ -56,4 +69,4 @@ histories: $(STAMP)
 	$(BIN)/python -m tests.e2e.record_histories
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache mutants
