@@ -150,7 +150,12 @@ def send_event(
     role: str = typer.Option(
         ..., "--role", help="customer, merchant, agent, supervisor, mediator or system.", show_default=False
     ),
-    actor: str = typer.Option("", "--actor", help="The sender's id.", show_default=False),
+    actor: str = typer.Option(
+        "",
+        "--actor",
+        help="The sender's id: a customer or merchant must be the case's own (the policy's `parties`).",
+        show_default=False,
+    ),
     data: str | None = typer.Option(
         None, "--data", help="Event data as JSON or YAML, e.g. '{tracking: SF1}'.", show_default=False
     ),

@@ -1,5 +1,6 @@
 """Case data the benchmarks and the chaos test open by the hundred: a 7-day no-reason return,
-delivered yesterday by the clock of the run, so that every case is inside its window."""
+delivered yesterday by the clock of the run, so that every case is inside its window, and the events
+that take it to its refund, each sent by the case's own party."""
 
 from __future__ import annotations
 
@@ -31,3 +32,13 @@ RETURN_EVENTS: list[tuple[str, str, dict[str, Any]]] = [
     ("return_delivered", "system", {}),
     ("confirm_receipt", "merchant", {}),
 ]
+
+
+def sender_of(data: dict[str, Any], role: str) -> str:
+    """The actor id an event from `role` carries: the case's own customer or merchant, as the return
+    policy binds them (`parties`; anyone else is refused), else a name for the sender."""
+    if role == "customer":
+        return str(data["customer"]["id"])
+    if role == "merchant":
+        return str(data["order"]["merchant_id"])
+    return role

@@ -24,7 +24,7 @@ from temporalio.worker import Worker
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
 from aftersales_cli.devserver import free_port, start_dev_server, wait_until_ready
-from bench.cases import RETURN_EVENTS, return_case_data
+from bench.cases import RETURN_EVENTS, return_case_data, sender_of
 from bench.common import ROOT, Result, console
 from bench.handwritten import TASK_QUEUE as HW_QUEUE
 from bench.handwritten import HandwrittenActivities, HandwrittenReturn
@@ -44,9 +44,10 @@ LABELS = {
 
 async def _ours(client: Client, case_id: str, n: int, now: dt.datetime, *, list_by_state: bool = True) -> None:
     cases = CaseClient(client, OURS_QUEUE, list_by_state=list_by_state)
-    await cases.open("return", case_id, return_case_data(n, now))
+    opening = return_case_data(n, now)
+    await cases.open("return", case_id, opening)
     for i, (name, role, data) in enumerate(RETURN_EVENTS):
-        await cases.event(case_id, name, role, "actor", data, key=f"{case_id}/{i}")
+        await cases.event(case_id, name, role, sender_of(opening, role), data, key=f"{case_id}/{i}")
     await client.get_workflow_handle(workflow_id_for(case_id)).result()
 
 

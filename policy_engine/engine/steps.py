@@ -106,6 +106,9 @@ def _admission(resolved: ResolvedPolicy, case: CaseState, event: EventIn) -> tup
         return f"event '{event.name}' is not accepted in state '{case.state}' (accepted now: {now})", {}
     if event.actor.role not in spec.roles:
         return f"role '{event.actor.role}' may not send '{event.name}' (allowed: {', '.join(spec.roles)})", {}
+    refused = _not_the_party(resolved, case, event)
+    if refused is not None:
+        return refused, {}
     normalised, errors = normalise_data(spec.data, event.data)
     if errors:
         return f"invalid data for '{event.name}': " + "; ".join(errors), {}
@@ -122,6 +125,34 @@ def _admission(resolved: ResolvedPolicy, case: CaseState, event: EventIn) -> tup
                 except ExpressionError:
                     return requirement.message, {}
     return None, normalised
+
+
+def _party_of(resolved: ResolvedPolicy, case: CaseState, role: str) -> str | None:
+    """The id of this case's own party in `role`, as the policy's `parties` binds it; None when the
+    role is not bound or the case has no such value (not text, empty, or the expression fails)."""
+    text = resolved.policy.parties.get(role)
+    if text is None:
+        return None
+    try:
+        value = compile_expression(text)({"case": case.data})
+    except ExpressionError:
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _not_the_party(resolved: ResolvedPolicy, case: CaseState, event: EventIn) -> str | None:
+    """Why an event from a bound role is refused: its sender is not this case's party in that role
+    (deny by default: a case without that value accepts it from no one). The reason names the role,
+    never the sender's id or the case's."""
+    role = event.actor.role
+    if role not in resolved.policy.parties:
+        return None
+    party = _party_of(resolved, case, role)
+    if party is None:
+        return f"the case names no {role}, so no {role} may send '{event.name}'"
+    if event.actor.id != party:
+        return f"the sender is not this case's {role}: only the case's own {role} may send '{event.name}'"
+    return None
 
 
 def step(

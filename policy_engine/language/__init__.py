@@ -42,6 +42,7 @@ from policy_engine.language.fields import FieldSpec, json_schema, normalise_data
 from policy_engine.language.language_schema import calendar_file_schema, policy_file_schema
 from policy_engine.language.loader import display_path, load_policy_set, pydantic_problems
 from policy_engine.language.model import (
+    PARTY_ROLES,
     ROLES,
     Branch,
     Decision,
@@ -68,6 +69,7 @@ from policy_engine.language.yamlsource import DocPath, Reporter, SourceMap, load
 
 __all__ = [
     "ACTIONS",
+    "PARTY_ROLES",
     "ROLES",
     "Action",
     "ActionChecks",

@@ -18,6 +18,7 @@ from policy_engine.language.definition_checks import (
     check_complete,
     check_dates,
     check_decisions,
+    check_parties,
     check_sla,
     check_states,
     check_windows,
@@ -84,6 +85,7 @@ class PolicyChecker:
         expressions.check(("locale",), policy.locale, scope)
         expressions.check(("listing", "merchant"), policy.listing.merchant, scope)
         expressions.check(("listing", "priority"), policy.listing.priority, scope)
+        check_parties(policy, report, expressions, scope)
         expressions.check(("when",), policy.when, {"case": scope["case"], "params": scope["params"], "now": None})
         check_decisions(policy, report, expressions, scope)
         self.check_events()

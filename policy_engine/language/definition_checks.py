@@ -1,5 +1,5 @@
 """Checks of what a policy defines besides its handlers: that it is complete, its calendar, windows,
-decision tables, states and timers, SLA clocks and dates.
+decision tables, states and timers, SLA clocks, parties and dates.
 
 Each function reports through the policy's `Reporter`, at the key or value the operator must edit,
 and checks the expressions it meets with the policy's `ExpressionChecker`.
@@ -12,11 +12,13 @@ from collections.abc import Iterator, Mapping
 from policy_engine.language.calendars import Calendar
 from policy_engine.language.durations import needs_calendar
 from policy_engine.language.expression_checks import ExpressionChecker
-from policy_engine.language.expressions import compile_expression
-from policy_engine.language.model import Policy, Target
+from policy_engine.language.expressions import compile_expression, referenced_paths
+from policy_engine.language.fields import FieldSpec
+from policy_engine.language.model import PARTY_ROLES, ROLES, Policy, Target
 from policy_engine.language.problems import unknown_name
 from policy_engine.language.scope import Scope
 from policy_engine.language.terms import duration_of
+from policy_engine.language.walk import all_actions
 from policy_engine.language.yamlsource import DocPath, Reporter
 
 
@@ -216,6 +218,89 @@ def check_sla(policy: Policy, report: Reporter, expressions: ExpressionChecker, 
         if (clock.warn_at is None) != (clock.on_warn is None):
             given, missing = ("warn_at", "on_warn") if clock.on_warn is None else ("on_warn", "warn_at")
             report.error((*path, given), f"`warn_at` and `on_warn` go together: add `{missing}`", at_key=True)
+
+
+# What a case data field holds, in the words messages use, for a party bound to one that is not text.
+_FIELD_KINDS = {
+    "number": "a number",
+    "integer": "a number",
+    "boolean": "true/false",
+    "datetime": "a date-time",
+    "date": "a date",
+    "list": "a list",
+    "object": "a mapping",
+}
+
+
+def _field(fields: Mapping[str, FieldSpec], parts: list[str]) -> FieldSpec | None:
+    spec: FieldSpec | None = None
+    current: Mapping[str, FieldSpec] | None = fields
+    for part in parts:
+        spec = current.get(part) if current is not None else None
+        if spec is None:
+            return None
+        current = spec.fields
+    return spec
+
+
+def check_parties(policy: Policy, report: Reporter, expressions: ExpressionChecker, scope: Scope) -> None:
+    """Each bound role is one that has a party of its own, bound to a text field of the case data."""
+    for role, text in policy.parties.items():
+        path: DocPath = ("parties", role)
+        if role not in ROLES:
+            message = unknown_name("role", role, PARTY_ROLES)
+            report.error(path, f"{message} (roles that can be bound: {', '.join(PARTY_ROLES)})", at_key=True)
+            continue
+        if role not in PARTY_ROLES:
+            report.error(
+                path,
+                f"role '{role}' has no party of its own in a case, so it cannot be bound: only "
+                f"{', '.join(PARTY_ROLES)} can (agents and supervisors work any case from their queues, a "
+                "mediator is appointed when mediation starts, the system is the platform itself)",
+                at_key=True,
+            )
+            continue
+        example = "case.customer.id" if role == "customer" else "case.order.merchant_id"
+        others = dict.fromkeys(read.split(".")[0] for read in referenced_paths(text) if read.split(".")[0] != "case")
+        for name in others:
+            report.error_in_text(
+                path,
+                name,
+                f"a party is bound to the case data, and `{name}` is not the case data: write the field "
+                f"that holds the {role}'s id, such as {example}",
+            )
+        if others:
+            continue
+        before = len(report.problems)
+        expressions.check(path, text, {"case": scope["case"]})
+        if len(report.problems) > before:
+            continue
+        reads = [read for read in referenced_paths(text) if read.startswith("case.")]
+        if not reads:
+            report.error(
+                path,
+                f"the {role} must be bound to the case data field that holds its id (such as {example}), not to a fixed value",
+            )
+            continue
+        spec = _field(policy.data, reads[0].split(".")[1:]) if text.strip() == reads[0] else None
+        if spec is not None and spec.type not in ("string", "any"):
+            report.error_in_text(
+                path,
+                reads[0],
+                f"`{reads[0]}` is {_FIELD_KINDS.get(spec.type, spec.type)}, not text: bind the {role} to "
+                "the text field that holds its id",
+            )
+    # An action's success comes back as its `reports` event, sent as that event's first role: from a
+    # bound role it would never be this case's party, and the case would wait for it forever.
+    for action, action_path in all_actions(policy):
+        reports = getattr(action.params, "reports", None)
+        event = policy.events.get(reports) if isinstance(reports, str) else None
+        if event is not None and event.roles[0] in policy.parties:
+            report.error(
+                (*action_path, action.type, "reports"),
+                f"'{reports}' reports the {action.type} back as role '{event.roles[0]}', which `parties` "
+                f"binds: the report would be refused; list `system` first in the roles of '{reports}'",
+            )
 
 
 def check_dates(policy: Policy, report: Reporter) -> None:

@@ -21,6 +21,13 @@ from policy_engine.language.terms import DurationText, Expr, Name, PolicyModel, 
 # (`roles: [merchnat]`) is refused when the policy loads instead of refusing every real merchant.
 ROLES: tuple[str, ...] = ("customer", "merchant", "agent", "supervisor", "mediator", "system")
 
+# The roles a case has a party of its own in, named by its data when it opens: the customer who asked
+# and the merchant who sold. `parties` binds them, so that an event from such a role must come from
+# that very party. Agents and supervisors are the platform's staff, who work cases from queues (any
+# of them may act on any case); a mediator is appointed only when mediation starts, so the case data
+# does not name one; the system is the platform and its services, not a person.
+PARTY_ROLES: tuple[str, ...] = ("customer", "merchant")
+
 
 # ---------------------------------------------------------------------------------------------
 # Handlers
@@ -235,6 +242,19 @@ class Policy(PolicyModel):
     sla: dict[Name, SlaClock] = Field(default_factory=dict)
     escalations: dict[Name, Ladder] = Field(default_factory=dict)
     listing: Listing = Field(default_factory=lambda: Listing())
+    # Role -> the case value naming that role's party (`merchant: case.order.merchant_id`): an event
+    # from a bound role is admitted only from that party. Roles one of PARTY_ROLES and the expression
+    # a text field of the case data: checked in definition_checks.py (`check_parties`), where written.
+    parties: dict[Name, Expr] = Field(
+        default_factory=dict,
+        description="Who the case's own parties are: role -> the case data field holding its id "
+        "(customer: case.customer.id). An event from a bound role must come from that party.",
+        # In an override, `null` unbinds a role the parent binds.
+        json_schema_extra={
+            "propertyNames": {"enum": list(PARTY_ROLES)},
+            "additionalProperties": {"type": ["string", "null"]},
+        },
+    )
 
     @field_validator("effective_from", "effective_until", mode="before")
     @classmethod

@@ -18,9 +18,8 @@ from policy_engine.testing import policy_items
 @dataclass(frozen=True)
 class Change:
     policy: str
-    area: (
-        str  # policy | window | timer | sla | escalation | decision | state | transition | event | parameter | template
-    )
+    # policy | party | window | timer | sla | escalation | decision | state | transition | event | parameter | template
+    area: str
     what: str
     old: str = ""
     new: str = ""
@@ -89,6 +88,7 @@ def diff_policies(pid: str, old: ResolvedPolicy, new: ResolvedPolicy) -> list[Ch
         va, vb = getattr(a, key), getattr(b, key)
         if _text(va) != _text(vb):
             changes.append(Change(pid, "policy", key, _text(va), _text(vb)))
+    changes += _keyed(pid, "party", a.parties, b.parties, "party {}")
     changes += _keyed(pid, "window", _window(a), _window(b), "window {}")
     changes += _keyed(pid, "timer", _timers(a), _timers(b), "timer {}")
     changes += _keyed(

@@ -15,7 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from aftersales_cli.devserver import test_server_binary as find_test_server
-from bench.cases import RETURN_EVENTS, return_case_data
+from bench.cases import RETURN_EVENTS, return_case_data, sender_of
 from policy_engine.testing import load_scenario, scenario_files
 from starter import CaseClient
 from tests.conftest import POLICIES, SCENARIOS
@@ -62,10 +62,11 @@ async def record_paths(env: WorkflowEnvironment) -> None:
     now = await env.get_current_time()
     if not opened.exists():
         case_id = f"OPEN-{uuid.uuid4().hex[:8]}"
-        await cases.open("return", case_id, return_case_data(1, now))
-        await cases.open("return", case_id, return_case_data(1, now))  # the same opening again: answered, not opened
+        opening = return_case_data(1, now)
+        await cases.open("return", case_id, opening)
+        await cases.open("return", case_id, opening)  # the same opening again: answered, not opened
         for i, (name, role, data) in enumerate(RETURN_EVENTS):
-            await cases.event(case_id, name, role, "actor", data, key=f"{case_id}/{i}")
+            await cases.event(case_id, name, role, sender_of(opening, role), data, key=f"{case_id}/{i}")
         handle = cases.handle(case_id)
         await handle.result()
         opened.write_text((await handle.fetch_history()).to_json(), encoding="utf-8")
@@ -79,7 +80,7 @@ async def record_paths(env: WorkflowEnvironment) -> None:
             AfterSalesCase.run, start, id=workflow_id_for(case_id), task_queue=TASK_QUEUE
         )
         for i, (name, role, data) in enumerate(RETURN_EVENTS):
-            await cases.event(case_id, name, role, "actor", data, key=f"{case_id}/{i}")
+            await cases.event(case_id, name, role, sender_of(start.open.data, role), data, key=f"{case_id}/{i}")
         latest = env.client.get_workflow_handle(workflow_id_for(case_id))
         await latest.result()
         earliest = env.client.get_workflow_handle(workflow_id_for(case_id), run_id=started.result_run_id)

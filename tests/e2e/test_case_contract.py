@@ -15,6 +15,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.outbox import Outbox
+from bench.cases import sender_of
 from policy_engine.testing import load_scenario
 from starter import CaseClient, CaseConflict, CaseRefused, EventRefused
 from tests.conftest import POLICIES, SCENARIOS
@@ -54,8 +55,13 @@ async def test_refused_updates_say_why_and_leave_no_trace(env: WorkflowEnvironme
     attempts = [
         (EventRequest(name="return_delivered", role="system"), "not accepted in state 'awaiting_merchant'"),
         (EventRequest(name="merchant_approve", role="customer", actor_id="C-1"), "role 'customer' may not send"),
+        # Another merchant than the case's own (M-1): refused without the sender's id in the reason.
         (
-            EventRequest(name="merchant_reject", role="merchant", data={"reason": 42}),
+            EventRequest(name="merchant_approve", role="merchant", actor_id="M-2"),
+            "the sender is not this case's merchant",
+        ),
+        (
+            EventRequest(name="merchant_reject", role="merchant", actor_id="M-1", data={"reason": 42}),
             "invalid data for 'merchant_reject'",
         ),
         (EventRequest(name="teleport", role="merchant"), "unknown event 'teleport'"),
@@ -64,6 +70,7 @@ async def test_refused_updates_say_why_and_leave_no_trace(env: WorkflowEnvironme
         with pytest.raises(WorkflowUpdateFailedError) as info:
             await handle.execute_update(UPDATE_SUBMIT_EVENT, request, result_type=CaseStatus)
         assert reason in str(info.value.cause)
+        assert "M-2" not in str(info.value.cause)
     history = await handle.fetch_history()
     # No update was accepted or recorded: at most the empty workflow tasks that ran the validator (the
     # time-skipping test server writes them; a real server's speculative tasks leave nothing at all).
@@ -159,7 +166,7 @@ async def _upserted_names(cases: CaseClient, case_id: str, env: WorkflowEnvironm
     opening = await _fresh_data(env)
     await cases.open("return", case_id, opening)
     for i, (name, role, data) in enumerate(HAPPY_EVENTS):
-        await cases.event(case_id, name, role, "actor", data, key=f"{case_id}/{i}")
+        await cases.event(case_id, name, role, sender_of(opening, role), data, key=f"{case_id}/{i}")
     handle = cases.handle(case_id)
     await handle.result()
     # Opening a case that has run to its end answers with its last status (the id stays taken).

@@ -264,19 +264,52 @@ def is_terminal(raw: dict[str, Any], state: str) -> bool:
     return bool(raw["states"][state].get("terminal", False))
 
 
-def allowed_here(raw: dict[str, Any], state: str, event: str, role: str) -> tuple[bool, str]:
-    """Whether the policy, as its file reads, lets `role` send `event` in `state`; if not, the word a
-    refusal must name (the state or the role or the event)."""
+def party_of(raw: dict[str, Any], role: str, data: dict[str, Any]) -> str | None:
+    """The id of the case's own party in `role`, as the file's `parties` binds it (`merchant:
+    case.order.merchant_id`), read from the case data; None when the role is not bound or the case
+    has no such text. The default policies bind plain case fields, the only form read here."""
+    text = (raw.get("parties") or {}).get(role)
+    if text is None:
+        return None
+    parts = str(text).strip().split(".")
+    assert parts[0] == "case" and all(part.isidentifier() for part in parts), f"not a plain case field: {text!r}"
+    node: Any = data
+    for part in parts[1:]:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node if isinstance(node, str) and node else None
+
+
+def sender_id(raw: dict[str, Any], role: str, data: dict[str, Any]) -> str:
+    """An id the file lets send for `role` in this case: its own party's for a bound role."""
+    return party_of(raw, role, data) or f"{role}-1"
+
+
+def allowed_here(
+    raw: dict[str, Any], state: str, event: str, role: str, actor_id: str, data: dict[str, Any]
+) -> tuple[bool, str]:
+    """Whether the policy, as its file reads, lets `role` (sender `actor_id`) send `event` in `state`
+    to a case opened with `data`; if not, what the refusal must name: the state, the role or the event
+    in quotes, or, for a sender who is not the case's own party in a bound role, "this case's ROLE"."""
     if is_terminal(raw, state):
-        return False, state
+        return False, f"'{state}'"
     events = raw.get("events") or {}
     if event not in events:
-        return False, event
+        return False, f"'{event}'"
     accepted = set(handlers_on(raw["states"][state])) | set(raw.get("any_state") or {})
     if event not in accepted:
-        return False, state
+        return False, f"'{state}'"
     if role not in events[event]["roles"]:
-        return False, role
+        return False, f"'{role}'"
+    # Deny by default: a bound role is admitted only from the case's own party, and from no one when
+    # the case names none.
+    if role in (raw.get("parties") or {}):
+        party = party_of(raw, role, data)
+        if party is None:
+            return False, f"no {role}"
+        if actor_id != party:
+            return False, f"this case's {role}"
     return True, ""
 
 

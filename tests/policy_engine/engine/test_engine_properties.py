@@ -3,8 +3,9 @@
 - it never raises;
 - an open case always has a way forward (a timer or an accepted event);
 - it refuses exactly what `check_event` (the update validator) refuses, and every event the policy
-  file forbids in that state or to that role (an oracle that does not share the engine's code: the
-  YAML read with `yaml.safe_load`, see `oracle_reference.allowed_here` and `test_role_oracle.py`);
+  file forbids in that state, to that role or from that sender (an oracle that does not share the
+  engine's code: the YAML read with `yaml.safe_load`, see `oracle_reference.allowed_here` and
+  `test_role_oracle.py`);
 - a state serialised to JSON mid-run and restored continues identically.
 """
 
@@ -30,7 +31,7 @@ from policy_engine.engine import (
 from policy_engine.language import ROLES, FieldSpec, ResolvedPolicy, load_policy_set
 from policy_engine.testing import load_scenario, scenario_files
 from tests.conftest import POLICIES, SCENARIOS
-from tests.policy_engine.engine.oracle_reference import RAW_POLICIES, allowed_here
+from tests.policy_engine.engine.oracle_reference import RAW_POLICIES, allowed_here, sender_id
 
 POLICY_SET = load_policy_set([POLICIES])
 OPENINGS = [load_scenario(p) for p in scenario_files([SCENARIOS])]
@@ -60,6 +61,7 @@ def runs(draw: Any, case_type: str) -> tuple[ResolvedPolicy, OpenCase, list[Even
     opening = draw(st.sampled_from([s for s in OPENINGS if s.case_type == case_type]))
     resolved = POLICY_SET.select(opening.case_type, opening.data, opening.opened_at)
     events = list(resolved.policy.events.items())
+    raw = RAW_POLICIES[resolved.id]
     now = opening.opened_at
     inputs: list[EventIn | float] = []
     for _ in range(draw(st.integers(1, 14))):
@@ -69,7 +71,9 @@ def runs(draw: Any, case_type: str) -> tuple[ResolvedPolicy, OpenCase, list[Even
         data: dict[str, Any] = {}
         if draw(st.booleans()) or spec.data:
             data = {k: value_for(v, draw) for k, v in spec.data.items() if draw(st.integers(0, 9)) > 0}
-        inputs.append(EventIn(name=name, actor=Actor(role=role, id="X"), data=data, at=now))
+        # Mostly the case's own party for a bound role (as the file binds it), sometimes a stranger.
+        sender = sender_id(raw, role, opening.data) if draw(st.integers(0, 3)) > 0 else "X"
+        inputs.append(EventIn(name=name, actor=Actor(role=role, id=sender), data=data, at=now))
     cut = draw(st.integers(0, len(inputs)))
     return resolved, OpenCase(case_id="P-1", case_type=case_type, data=opening.data, at=opening.opened_at), inputs, cut
 
@@ -85,15 +89,18 @@ def check_alive(resolved: ResolvedPolicy, state: CaseState) -> None:
         assert state.timers or accepted_events(resolved, state), f"stuck in {state.state}"
 
 
-def wrong_state_or_role(resolved: ResolvedPolicy, state: CaseState, event: EventIn) -> bool:
+def forbidden(resolved: ResolvedPolicy, state: CaseState, event: EventIn, data: dict[str, Any]) -> bool:
     """Whether the policy, read as an operator reads it, forbids this event here and now: its YAML
     file read with `yaml.safe_load` (states, `on:`, `any_state`, terminal states, each event's
-    `roles`, `extends` merged by the test), not the engine's resolved model."""
-    allowed, _ = allowed_here(RAW_POLICIES[resolved.id], state.state, event.name, event.actor.role)
+    `roles`, `parties` read from the case's opening `data`, `extends` merged by the test), not the
+    engine's resolved model."""
+    allowed, _ = allowed_here(
+        RAW_POLICIES[resolved.id], state.state, event.name, event.actor.role, event.actor.id, data
+    )
     return not allowed
 
 
-def play(resolved: ResolvedPolicy, state: CaseState, inputs: list[EventIn | float]) -> CaseState:
+def play(resolved: ResolvedPolicy, state: CaseState, inputs: list[EventIn | float], data: dict[str, Any]) -> CaseState:
     for inp in inputs:
         assert isinstance(inp, EventIn)
         state = fire_due(resolved, state, inp.at)
@@ -101,12 +108,15 @@ def play(resolved: ResolvedPolicy, state: CaseState, inputs: list[EventIn | floa
         reason = check_event(resolved, state, inp)
         result = step(resolved, state, inp)
         assert (result.refused is None) == (reason is None), (inp.name, reason, result.refused)
-        # Against an oracle that shares nothing with the engine's admission code: the state and the
-        # roles read straight from the policy model.
-        if wrong_state_or_role(resolved, state, inp):
+        # Against an oracle that shares nothing with the engine's admission code: the state, the
+        # roles and the parties read straight from the policy file.
+        if forbidden(resolved, state, inp, data):
             assert result.refused is not None, f"{inp.name} by {inp.actor.role} in {state.state} was applied"
         elif result.refused is not None:
-            assert "not accepted in state" not in result.refused and "may not send" not in result.refused, (
+            assert not any(
+                words in result.refused
+                for words in ("not accepted in state", "may not send", "this case's", "the case names no")
+            ), (
                 inp.name,
                 inp.actor.role,
                 state.state,
@@ -126,12 +136,12 @@ def check_loop(case_type: str, draw_run: tuple[ResolvedPolicy, OpenCase, list[Ev
     resolved, opening, inputs, cut = draw_run
     state = open_case(resolved, opening).state
     check_alive(resolved, state)
-    middle = play(resolved, state, inputs[:cut])
+    middle = play(resolved, state, inputs[:cut], opening.data)
     restored = CaseState.model_validate_json(middle.model_dump_json())
     assert restored == middle
     end = inputs[-1].at + dt.timedelta(days=120) if inputs else opening.at  # type: ignore[union-attr]
-    a = fire_due(resolved, play(resolved, middle, inputs[cut:]), end)
-    b = fire_due(resolved, play(resolved, restored, inputs[cut:]), end)
+    a = fire_due(resolved, play(resolved, middle, inputs[cut:], opening.data), end)
+    b = fire_due(resolved, play(resolved, restored, inputs[cut:], opening.data), end)
     assert a.model_dump(mode="json") == b.model_dump(mode="json")
     check_alive(resolved, a)
 

@@ -45,6 +45,7 @@ from tests.policy_engine.engine.oracle_reference import (
     calendar_days_end,
     calendar_days_of,
     instants,
+    sender_id,
 )
 
 POLICY_SET = load_policy_set([POLICIES])
@@ -90,7 +91,9 @@ class Run:
     def send(self, gap: int, name: str, role: str, data: dict[str, Any] | None = None) -> None:
         at = self.now + dt.timedelta(seconds=gap)
         self.wait_until(at)
-        event = EventIn(name=name, actor=Actor(role=role, id=f"{role}-1"), data=data or {}, at=at)
+        # The case's own customer or merchant, as the file's `parties` binds them.
+        sender = sender_id(RAW_POLICIES[self.resolved.id], role, self.case.data)
+        event = EventIn(name=name, actor=Actor(role=role, id=sender), data=data or {}, at=at)
         result = step(self.resolved, self.case, event)
         assert result.refused is None and result.failed is None, (name, self.case.state, result.refused, result.failed)
         self._take(result, at)

@@ -1,14 +1,16 @@
 """Who may send what, and when: the engine against the policy files read with `yaml.safe_load`.
 
 The oracle (`oracle_reference.allowed_here`) reads the states, their `on:` events, `any_state`,
-terminal states and each event's `roles` straight from the YAML (its own `extends` merge), not from
-the engine's resolved model. For random walks over every default loop (openings from the policy
-tests, then drawn events, roles and waits), each drawn (state, event, role):
+terminal states, each event's `roles` and the `parties` bindings straight from the YAML (its own
+`extends` merge), not from the engine's resolved model. For random walks over every default loop
+(openings from the policy tests, then drawn events, roles, senders and waits), each drawn (state,
+event, role, sender):
 
 - is admitted, by `step` and by `check_event` alike, when the file allows it (the event's data is
-  made valid from the file's own field declarations, so only state and role can refuse it);
-- is refused otherwise, with a reason that names the state, the role or the event at fault, and
-  changes nothing but the refusal count and the timeline;
+  made valid from the file's own field declarations, so only state, role and sender can refuse it);
+- is refused otherwise, with a reason that names the state, the role or the event at fault, or says
+  the sender is not this case's own party in its role (the case's customer or merchant, as `parties`
+  binds them to the case data), and changes nothing but the refusal count and the timeline;
 - and the case is closed exactly when its state is terminal in the file.
 """
 
@@ -31,6 +33,8 @@ from tests.policy_engine.engine.oracle_reference import (
     event_names,
     handlers_on,
     is_terminal,
+    party_of,
+    sender_id,
 )
 
 POLICY_SET = load_policy_set([POLICIES])
@@ -122,9 +126,16 @@ def test_the_engine_admits_exactly_what_the_policy_file_allows(data: st.DataObje
         fields = ((raw.get("events") or {}).get(name) or {}).get("data") or {}
         event_data = valid_data(fields, data.draw, now)
         satisfiable = satisfy_requirements(raw, name, event_data, case)
-        event = EventIn(name=name, actor=Actor(role=role, id="X-1"), data=event_data, at=now)
+        # Mostly the case's own party for a bound role (else any id will do); otherwise someone else:
+        # a stranger, a sender without an id, or the case's party in another role.
+        if data.draw(st.integers(0, 2), label="the right sender?") > 0:
+            actor_id = sender_id(raw, role, opening.data)
+        else:
+            others = ["X-1", "", *(party_of(raw, other, opening.data) or "" for other in ROLES if other != role)]
+            actor_id = data.draw(st.sampled_from(others), label="sender")
+        event = EventIn(name=name, actor=Actor(role=role, id=actor_id), data=event_data, at=now)
 
-        allowed, at_fault = allowed_here(raw, case.state, name, role)
+        allowed, at_fault = allowed_here(raw, case.state, name, role, actor_id, opening.data)
         reason = check_event(resolved, case, event)
         result = step(resolved, case, event)
         assert reason == result.refused, (name, role, case.state, reason, result.refused)
@@ -134,7 +145,7 @@ def test_the_engine_admits_exactly_what_the_policy_file_allows(data: st.DataObje
             )
         if not allowed:
             assert result.refused is not None, f"'{name}' by {role} in '{case.state}' was applied; the file forbids it"
-            assert f"'{at_fault}'" in result.refused, (at_fault, result.refused)
+            assert at_fault in result.refused, (at_fault, result.refused)
             assert result.state.state == case.state and result.state.timers == case.timers
             assert result.state.refused == case.refused + 1
             assert result.state.timeline[-1].kind == "refused"

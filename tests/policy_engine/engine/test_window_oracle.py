@@ -34,6 +34,7 @@ from tests.policy_engine.engine.oracle_reference import (
     calendar_days_of,
     instants,
     months_end,
+    sender_id,
     working_days_end,
 )
 
@@ -274,7 +275,8 @@ def to_mediation(entered: dt.datetime) -> tuple[ResolvedPolicy, CaseState]:
     }
     resolved, case = opened("complaint", data, at - SECOND)
     for name, role, event_data in steps:
-        result = step(resolved, case, EventIn(name=name, actor=Actor(role=role, id="X"), data=event_data, at=at))
+        sender = Actor(role=role, id=sender_id(COMPLAINT, role, data))  # the case's own customer, as `parties` binds it
+        result = step(resolved, case, EventIn(name=name, actor=sender, data=event_data, at=at))
         assert result.refused is None, result.refused
         case = result.state
         at += SECOND
