@@ -157,18 +157,14 @@ class PolicyChecker:
 
     def check_handler(self, handler: Handler, path: DocPath, scope: Scope) -> None:
         policy, report = self.policy, self.report
+        # At the item (`count: [a, b]`); a single name written without a list (`count: a`) has no
+        # item of its own, and the source map answers with the key's value.
         for i, counter in enumerate(handler.count):
             if counter not in policy.counters:
-                report.error(
-                    (*path, "count", i) if len(handler.count) > 1 else (*path, "count"),
-                    unknown_name("counter", counter, policy.counters),
-                )
+                report.error((*path, "count", i), unknown_name("counter", counter, policy.counters))
         for i, table in enumerate(handler.decide):
             if table not in policy.decisions:
-                report.error(
-                    (*path, "decide", i) if len(handler.decide) > 1 else (*path, "decide"),
-                    unknown_name("decision", table, policy.decisions),
-                )
+                report.error((*path, "decide", i), unknown_name("decision", table, policy.decisions))
         self.check_sets(handler.set, (*path, "set"), scope)
         self.check_actions(handler.actions, (*path, "actions"), scope)
         self.check_escalate(handler.escalate, path)

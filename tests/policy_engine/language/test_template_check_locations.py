@@ -1,0 +1,49 @@
+"""Where a problem in a message template is reported, and that it is reported once."""
+
+from __future__ import annotations
+
+from policy_engine.language.problems import Problem
+from policy_engine.language.scope import Scope
+from policy_engine.language.template_checks import TemplateFile, _locate, _syntax_line, check_template_files
+
+
+def test_a_name_is_located_where_it_first_appears() -> None:
+    source = "Hello {{ case_id }}\nNote: {{ vars.nte }} ({{ vars.nte }})\n"
+    assert _locate(source, "unknown field 'vars.nte'") == (2, 10)
+
+
+def test_a_name_at_the_start_of_a_line_is_located_in_column_1() -> None:
+    source = "Note: {{\nvars.nte }}\n"
+    assert _locate(source, "unknown field 'vars.nte'") == (2, 1)
+
+
+def test_a_message_quoting_nothing_found_is_located_at_the_start() -> None:
+    assert _locate("Hello\n{{ x }}\n", "unknown name 'missing'") == (1, 1)
+    assert _locate("Hello\n{{ x }}\n", "a message that quotes nothing") == (1, 1)
+
+
+def test_a_syntax_error_is_located_on_its_line() -> None:
+    assert _syntax_line("Hello\n\n{{ case_id }\n") == 3
+    assert _syntax_line("{{ case_id }\n") == 1
+
+
+def test_a_template_that_parses_is_located_at_line_1() -> None:
+    # Errors found only when compiling (an unknown filter) are not parse errors.
+    assert _syntax_line("Hello\n{{ case_id | shout }}\n") == 1
+
+
+def test_a_template_sent_from_two_places_reports_its_mistake_once() -> None:
+    scope: Scope = {"case_id": None, "vars": {"note": None}}
+    text = TemplateFile("greet", "en", "templates/greet.en.j2", "Note: {{ vars.nte }}\n")
+    problems = check_template_files({"greet": {"en": text}}, [("greet", scope), ("greet", dict(scope))])
+    assert problems == [
+        Problem("templates/greet.en.j2", 1, 10, "unknown field 'vars.nte'; did you mean 'note'?"),
+    ]
+
+
+def test_a_template_not_sent_anywhere_is_compiled_but_its_names_are_not_checked() -> None:
+    scope: Scope = {"case_id": None}
+    unused = TemplateFile("other", "en", "templates/other.en.j2", "{{ vars.nte }}")
+    broken = TemplateFile("broken", "en", "templates/broken.en.j2", "ok\n{{ case_id }\n")
+    problems = check_template_files({"other": {"en": unused}, "broken": {"en": broken}}, [("greet", scope)])
+    assert [(p.file, p.line, p.col) for p in problems] == [("templates/broken.en.j2", 2, 1)]
