@@ -120,6 +120,17 @@ def _conflict(case_id: str) -> CaseConflict:
     return CaseConflict(f"case {case_id} already exists with other data; use another case id")
 
 
+async def _settle(start: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Read the start operation's outcome after a failed or timed-out open.
+
+    The operation holds it in a future of its own (a failed start, or the cancellation a timeout
+    left there); unread, asyncio logs it as "Future exception was never retrieved" when it is
+    collected, at some unrelated moment of the program.
+    """
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await asyncio.wait_for(start.workflow_handle(), timeout=1)
+
+
 class CaseClient:
     """A connection to the cases; close it (`await cases.close()`, or `async with`) when done.
 
@@ -210,14 +221,13 @@ class CaseClient:
                 raise _conflict(case_id) from None
             raise CaseRefused(message) from None
         except (WorkflowAlreadyStartedError, RPCError) as exc:
-            # The operation holds the failed start's outcome too; read it, or it is logged as lost.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(start.workflow_handle(), timeout=1)
+            await _settle(start)
             # A case that ran to its end: the reuse policy keeps its id taken.
             if isinstance(exc, RPCError) and exc.status != RPCStatusCode.ALREADY_EXISTS:
                 raise
             return await self._closed_case(case_id, request)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            await _settle(start)
             raise CaseError(f"case {case_id} did not open within {wait:.0f}s: is a worker running?") from None
 
     async def _closed_case(self, case_id: str, request: OpenRequest) -> CaseStatus:
