@@ -27,6 +27,15 @@ class ExpressionError(Exception):
     """An expression failed at run time (a comparison of a number with nothing, say)."""
 
 
+class TemplateCompileError(ValueError):
+    """A message template that does not compile, with the line of the mistake (1-based) for the
+    validator to report: Jinja's own error, with its traceback, is not kept."""
+
+    def __init__(self, message: str, lineno: int) -> None:
+        super().__init__(message)
+        self.lineno = lineno
+
+
 class _Env(SandboxedEnvironment):
     """Dictionaries are read by key only, so `case.items` is the field, never dict.items."""
 
@@ -222,7 +231,9 @@ class Template:
         try:
             self._template = Compiled(ENV.from_string(source))
         except TemplateError as exc:
-            raise ValueError(f"template does not compile: {exc.message or exc}") from None
+            # Parse errors and those found only when compiling (an unknown filter) alike say their line.
+            lineno = exc.lineno if isinstance(exc, TemplateSyntaxError) else 1
+            raise TemplateCompileError(f"template does not compile: {exc.message or exc}", lineno) from None
 
     def render(self, names: Mapping[str, Any]) -> str:
         try:

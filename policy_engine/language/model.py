@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Discriminator, Field, GetJsonSchemaHandler, PrivateAttr, Tag, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from policy_engine.language.actions import Action
 from policy_engine.language.fields import FieldSpec
@@ -42,6 +44,31 @@ class Branch(PolicyModel):
     description: str = ""
 
 
+def _goto_form(value: Any) -> str:
+    """`goto:` is a state name or a list of branches, told apart by what is written: branches that
+    have a mistake are reported as such, not also as a state name they never were (nor a misspelt
+    name as a list). A mapping is one branch written without its `-`: it is reported as not a list."""
+    return "list[Branch]" if isinstance(value, list | dict) else "str"
+
+
+class _AnyOf:
+    """The JSON Schema of a union that `Discriminator` chooses from, written `anyOf` as pydantic
+    writes a plain union (it writes `oneOf` here), so that the schema editors use does not change."""
+
+    @staticmethod
+    def __get_pydantic_json_schema__(schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        return {"anyOf": json_schema.pop("oneOf"), **json_schema}
+
+
+# The tags are pydantic's own names for the two alternatives, which error locations skip (loader.py).
+Goto = Annotated[
+    Annotated[Name, Tag("str")] | Annotated[list[Branch], Tag("list[Branch]")],
+    Discriminator(_goto_form),
+    _AnyOf,
+]
+
+
 class Handler(PolicyModel):
     """What an event, a timer, a breach or the opening does. A bare state name is short for goto."""
 
@@ -50,7 +77,7 @@ class Handler(PolicyModel):
     set: dict[Name, Expr] = Field(default_factory=dict)
     actions: list[Action] = Field(default_factory=list)
     escalate: Name | None = None
-    goto: Name | list[Branch] | None = None
+    goto: Goto | None = None
     description: str = ""
 
     @model_validator(mode="before")

@@ -7,9 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from jinja2 import TemplateSyntaxError
-
-from policy_engine.language.expressions import ENV, check_names, compile_template
+from policy_engine.language.expressions import TemplateCompileError, check_names, compile_template
 from policy_engine.language.problems import Problem
 from policy_engine.language.scope import Scope, template_scope
 
@@ -33,9 +31,8 @@ def check_template_files(
         for template_file in by_locale.values():
             try:
                 compile_template(template_file.source)
-            except ValueError as exc:
-                line = getattr(exc.__cause__, "lineno", None) or _syntax_line(template_file.source)
-                problems.append(Problem(template_file.file, line, 1, str(exc)))
+            except TemplateCompileError as exc:
+                problems.append(Problem(template_file.file, exc.lineno, 1, str(exc)))
                 continue
             for scope in scopes:
                 for message in check_names(template_file.source, template_scope(scope), template=True):
@@ -46,21 +43,26 @@ def check_template_files(
     return problems
 
 
-def _syntax_line(source: str) -> int:
-    try:
-        ENV.parse(source)
-    except TemplateSyntaxError as exc:
-        return exc.lineno or 1
-    return 1
+# The parts of a template that read names: `{{ ... }}` and `{% ... %}` (group 1). Comments and raw
+# blocks are matched too, to be skipped: a name written in them, as in the text around the blocks,
+# is prose, not the one read.
+_CODE = re.compile(
+    r"\{#.*?#\}|\{%[-+]?\s*raw\s*[-+]?%\}.*?\{%[-+]?\s*endraw\s*[-+]?%\}|(\{\{.*?\}\}|\{%.*?%\})",
+    re.DOTALL,
+)
 
 
 def _locate(source: str, message: str) -> tuple[int, int]:
-    """Where the name a message quotes first appears in a template."""
+    """Where the name a message quotes is first read in a template: in a `{{ }}` or `{% %}` block,
+    whole (`customer` is not found in `case.customer` or `customers`)."""
     match = re.search(r"'([^']+)'", message)
     if match:
-        needle = match.group(1)
-        for n, line in enumerate(source.splitlines(), start=1):
-            col = line.find(needle)
-            if col >= 0:
-                return n, col + 1
+        name = re.compile(rf"(?<![\w.]){re.escape(match.group(1))}(?!\w)")
+        for code in _CODE.finditer(source):
+            if code.group(1) is None:
+                continue  # a comment or a raw block
+            found = name.search(code.group(1))
+            if found:
+                before = source[: code.start(1) + found.start()]
+                return before.count("\n") + 1, len(before) - before.rfind("\n")
     return 1, 1

@@ -26,7 +26,9 @@ from policy_engine.engine import (
     step,
 )
 from policy_engine.engine.actions import ACTION_IMPLEMENTATIONS, Keep, implements
+from policy_engine.engine.context import StepContext
 from policy_engine.engine.handlers import MAX_MOVES_PER_STEP
+from policy_engine.engine.windows import OpenWindows
 from policy_engine.language import ResolvedPolicy, load_policy_set
 from tests.conftest import ROOT
 
@@ -171,6 +173,7 @@ def test_before_stop_on_policy_error_a_condition_that_errs_was_passed_over(resol
     )
     assert state.state == "working"
     assert states_entered(state.timeline) == ["new", "working"]  # the failed condition entered nothing
+    assert failure_messages(state.timeline) == [f"transition failed: {NOTHING_GT}"]
 
 
 def test_a_variable_and_an_action_that_err_are_recorded_and_not_kept(resolved: ResolvedPolicy) -> None:
@@ -220,3 +223,11 @@ def test_an_action_implementation_is_registered_under_its_name() -> None:
         assert ACTION_IMPLEMENTATIONS["test_only_action"] is record_nothing
     finally:
         ACTION_IMPLEMENTATIONS.pop("test_only_action", None)
+
+
+def test_windows_read_as_a_whole_list_every_window_of_the_policy(resolved: ResolvedPolicy) -> None:
+    # `windows` is a mapping in expressions and templates: iterating it names every window.
+    state = _open(resolved, delivered_at="2026-11-01T15:00:00+08:00")
+    windows = OpenWindows(StepContext(resolved, state, OPENED + dt.timedelta(days=1)))
+    assert list(windows) == ["grace", "stamped"] and len(windows) == 2
+    assert dict(windows.items()) == {"grace": True, "stamped": False}

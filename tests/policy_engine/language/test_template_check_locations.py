@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from policy_engine.language.problems import Problem
 from policy_engine.language.scope import Scope
-from policy_engine.language.template_checks import TemplateFile, _locate, _syntax_line, check_template_files
+from policy_engine.language.template_checks import TemplateFile, _locate, check_template_files
 
 
 def test_a_name_is_located_where_it_first_appears() -> None:
@@ -20,16 +20,6 @@ def test_a_name_at_the_start_of_a_line_is_located_in_column_1() -> None:
 def test_a_message_quoting_nothing_found_is_located_at_the_start() -> None:
     assert _locate("Hello\n{{ x }}\n", "unknown name 'missing'") == (1, 1)
     assert _locate("Hello\n{{ x }}\n", "a message that quotes nothing") == (1, 1)
-
-
-def test_a_syntax_error_is_located_on_its_line() -> None:
-    assert _syntax_line("Hello\n\n{{ case_id }\n") == 3
-    assert _syntax_line("{{ case_id }\n") == 1
-
-
-def test_a_template_that_parses_is_located_at_line_1() -> None:
-    # Errors found only when compiling (an unknown filter) are not parse errors.
-    assert _syntax_line("Hello\n{{ case_id | shout }}\n") == 1
 
 
 def test_a_template_sent_from_two_places_reports_its_mistake_once() -> None:
