@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperOption
 
-from aftersales_cli import calendar_cmds, case_cmds, policy_cmds, server_cmds, simulate_cmds
+from aftersales_cli import calendar_cmds, case_cmds, keys_cmds, policy_cmds, server_cmds, simulate_cmds
 
 
 def _no_type_for_flags() -> None:
@@ -41,6 +41,8 @@ app.command(name="dev")(server_cmds.dev)
 app.command(name="outbox")(case_cmds.outbox)
 app.command(name="schema")(case_cmds.schema)
 app.add_typer(calendar_cmds.app, name="calendar")
+app.add_typer(keys_cmds.keys_app, name="keys")
+app.add_typer(keys_cmds.grants_app, name="grants")
 
 
 def run() -> None:
