@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import datetime as dt
 import signal
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.case_activities import CaseActivities, OutboxSink, WebhookDeliverySink
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
+from activities.start_checks import Backdating
 from activities.webhook import WebhookSink
 from service import Settings, StartRefused, configure_logging, connect_client, ensure_search_attributes
 from workflows.case_workflow import AfterSalesCase
@@ -49,7 +51,12 @@ def build_worker(client: Client, settings: Settings, source: PolicySource, *, ma
         sink = OutboxSink(outbox)
     deferred = set(settings.deferred_reports)
     acts = CaseActivities(
-        source, sink, lambda: client, task_queue=settings.task_queue, deferred_reports=lambda r: r.reports in deferred
+        source,
+        sink,
+        lambda: client,
+        task_queue=settings.task_queue,
+        deferred_reports=lambda r: r.reports in deferred,
+        backdating=backdating_of(settings),
     )
     return Worker(
         client,
@@ -60,6 +67,11 @@ def build_worker(client: Client, settings: Settings, source: PolicySource, *, ma
         workflow_runner=workflow_runner(),
         max_cached_workflows=max_cached,
     )
+
+
+def backdating_of(settings: Settings) -> Backdating:
+    """The worker's backdating capability, from AFTERSALES_ALLOW_BACKDATING and AFTERSALES_BACKDATING_MAX_DAYS."""
+    return Backdating(allowed=settings.allow_backdating, max_age=dt.timedelta(days=settings.backdating_max_days))
 
 
 # --- running --------------------------------------------------------------------------------------
@@ -128,6 +140,11 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
                 policies=len(source.current().policies),
                 policy_dir=settings.policy_dir,
             )
+            if settings.allow_backdating:
+                log.warning(
+                    "backdating allowed: new cases may open in the past (AFTERSALES_ALLOW_BACKDATING)",
+                    max_days=settings.backdating_max_days,
+                )
             await stop.wait()
             log.info("worker stopping")
     finally:

@@ -8,6 +8,7 @@ and retried by Temporal never produces a second effect.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -17,8 +18,10 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from activities.linked_cases import LINKED_CASE_TAKEN, why_not_ours
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
+from activities.start_checks import Backdating, start_refusal
 from activities.webhook import WebhookSink
 from policy_engine.language import SelectionError
 from workflows.contract import (
@@ -33,6 +36,7 @@ from workflows.contract import (
     ResolveRequest,
     workflow_id_for,
 )
+from workflows.trust import report_digest
 
 log = structlog.get_logger("aftersales.activities")
 
@@ -42,7 +46,7 @@ class Sink(Protocol):
 
     outbox: Outbox
 
-    def deliver(self, request: ActionRequest) -> bool: ...
+    def deliver(self, request: ActionRequest, report_key: str | None = None) -> bool: ...
 
 
 class OutboxSink:
@@ -51,8 +55,10 @@ class OutboxSink:
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
 
-    def deliver(self, request: ActionRequest) -> bool:
-        return self.outbox.record(request.key, request.case_id, request.case_type, request.type, request.params)
+    def deliver(self, request: ActionRequest, report_key: str | None = None) -> bool:
+        return self.outbox.record(
+            request.key, request.case_id, request.case_type, request.type, request.params, report_key=report_key
+        )
 
 
 class WebhookDeliverySink:
@@ -66,11 +72,17 @@ class WebhookDeliverySink:
         self.outbox = outbox
         self.webhook = webhook
 
-    def deliver(self, request: ActionRequest) -> bool:
-        self.outbox.record(request.key, request.case_id, request.case_type, request.type, request.params)
+    def deliver(self, request: ActionRequest, report_key: str | None = None) -> bool:
+        self.outbox.record(
+            request.key, request.case_id, request.case_type, request.type, request.params, report_key=report_key
+        )
         if self.outbox.is_delivered(request.key):
             return False
-        self.webhook.deliver(_payload(request), request.key)  # raises: Temporal retries (or gives up on 4xx)
+        payload = _payload(request)
+        kept = self.outbox.report_key_of(request.key)  # the first attempt's, if it was not this one
+        if kept is not None:
+            payload["report_key"] = kept  # send `reports` back with this key (README "Security model")
+        self.webhook.deliver(payload, request.key)  # raises: Temporal retries (or gives up on 4xx)
         self.outbox.mark_delivered(request.key)
         return True
 
@@ -99,6 +111,7 @@ class CaseActivities:
         *,
         task_queue: str = DEFAULT_TASK_QUEUE,
         deferred_reports: Callable[[ActionRequest], bool] | None = None,
+        backdating: Backdating | None = None,
     ) -> None:
         self.source = source
         self.sink = sink
@@ -107,6 +120,8 @@ class CaseActivities:
         # Which results come back later from outside (a payment callback sends refund_completed)
         # instead of being reported when the effect is handed over.
         self.deferred_reports = deferred_reports or (lambda _request: False)
+        # What a new case's start may ask for beyond its opening (a backdated opening): see start_checks.
+        self.backdating = backdating or Backdating()
 
     def activities(self) -> list[Callable[..., Any]]:
         return [self.resolve_policy, self.run_action, self.open_linked_case]
@@ -118,6 +133,10 @@ class CaseActivities:
     def resolve_policy(self, request: ResolveRequest) -> ResolvedPayload:
         """Select the policy for a new case; its content and hash go into the workflow history."""
         with structlog.contextvars.bound_contextvars(workflow_id=activity.info().workflow_id):
+            refusal = start_refusal(request, self.backdating)
+            if refusal is not None:
+                log.warning("case refused", case_type=request.case_type, reason=refusal)
+                raise ApplicationError(refusal, type=CASE_REFUSED, non_retryable=True)
             try:
                 resolved = self.source.resolve(request.case_type, request.data, request.opened_at)
             except SelectionError as exc:  # str(exc) lists the details: which field, why
@@ -132,13 +151,20 @@ class CaseActivities:
     def run_action(self, request: ActionRequest) -> ActionOutcome:
         """Hand one effect to the sink under its idempotency key (notifications come rendered)."""
         with structlog.contextvars.bound_contextvars(case_id=request.case_id, workflow_id=request.workflow_id):
-            delivered = self.sink.deliver(request)
+            _refuse_foreign(request)
+            completed = self._completed(request)
+            # A deferred report comes back from outside: with a one-time key, written with the effect.
+            report_key = None if completed else secrets.token_urlsafe(24)
+            delivered = self.sink.deliver(request, report_key)
+            if report_key is not None:
+                report_key = self.sink.outbox.report_key_of(request.key)  # the first attempt's
             log.info("effect", type=request.type, key=request.key, delivered=delivered, attempt=activity.info().attempt)
         return ActionOutcome(
             key=request.key,
             delivered=delivered,
             detail="" if delivered else "already delivered",
-            completed=self._completed(request),
+            completed=completed,
+            report_digest=None if report_key is None else report_digest(report_key),
         )
 
     def _record_done(self, request: ActionRequest) -> bool:
@@ -161,17 +187,22 @@ class CaseActivities:
             )
         case_id = str(params["case_id"])
         linked_id = workflow_id_for(case_id)
+        # The opening names its parent and the action that opened it: what a verified attach compares.
         opening = OpenRequest(
             case_id=case_id,
             case_type=str(params["case_type"]),
             data=dict(params.get("data") or {}),
-            links={"linked_to": str(params.get("linked_to") or request.case_id)},
+            links={"linked_to": request.case_id, "opened_by": request.key},
         )
+        start = CaseStart(open=opening)
         with structlog.contextvars.bound_contextvars(case_id=request.case_id, workflow_id=request.workflow_id):
+            _refuse_foreign(request)
+            _refuse_foreign_link(request, case_id, params.get("linked_to"))
+            client = self.client()
             try:
-                handle: WorkflowHandle[Any, Any] = await self.client().start_workflow(
+                handle: WorkflowHandle[Any, Any] = await client.start_workflow(
                     WORKFLOW_TYPE,
-                    CaseStart(open=opening),
+                    start,
                     id=linked_id,
                     task_queue=self.task_queue,
                     # Running: attach to it; closed: refuse. Either way a retry does not open a second case.
@@ -181,6 +212,54 @@ class CaseActivities:
                 log.info("linked case opened", linked_case=case_id, run_id=handle.result_run_id)
             except WorkflowAlreadyStartedError:
                 log.info("linked case already open", linked_case=case_id)
+            # Started now, or found running or closed: attach only to the case this action opened.
+            # An action scheduled before this release, retried after it, may have opened the case with
+            # the links of then ({"linked_to": parent}); the time check is what keeps squatters out.
+            earlier = CaseStart(open=opening.model_copy(update={"links": {"linked_to": request.case_id}}))
+            scheduled = activity.info().scheduled_time
+            taken = await why_not_ours(client, linked_id, [start, earlier], self.task_queue, scheduled)
+            if taken is not None:
+                reason = f"linked case {case_id} {taken}: not attached (someone else holds its id)"
+                log.error("linked case refused", linked_case=case_id, reason=reason)
+                raise ApplicationError(reason, type=LINKED_CASE_TAKEN, non_retryable=True)
             # Recorded after the start, so the outbox never lists a case that was not opened.
             new = await asyncio.to_thread(self._record_done, request)
         return ActionOutcome(key=request.key, delivered=new, detail=linked_id, completed=self._completed(request))
+
+
+# --- an action belongs to the case that asks for it (README "Security model") ---------------------
+
+
+def _refuse_foreign(request: ActionRequest) -> None:
+    """Refuse (non-retryable, before any effect) an action that is not its own workflow's case's.
+
+    The workflow that scheduled the activity is known to Temporal, not taken from the request: it
+    must be the case's own (`case-<case_id>`), and the key the case's (`<case_id>/<seq>/<type>`), so
+    no start or state can hand one case's effect, or its idempotency key, to another.
+    """
+    scheduled_by = activity.info().workflow_id
+    reason = None
+    if scheduled_by != workflow_id_for(request.case_id) or request.workflow_id != scheduled_by:
+        reason = f"action {request.key} names case {request.case_id}, but workflow {scheduled_by} asked for it"
+    else:
+        seq, _, action_type = request.key.removeprefix(f"{request.case_id}/").partition("/")
+        if not request.key.startswith(f"{request.case_id}/") or not seq.isdigit() or action_type != request.type:
+            reason = (
+                f"action key {request.key} does not belong to case {request.case_id}: its keys are "
+                f"{request.case_id}/<seq>/{request.type}"
+            )
+    if reason is not None:
+        log.error("action refused", key=request.key, reason=reason)
+        raise ApplicationError(reason, type="InvalidAction", non_retryable=True)
+
+
+def _refuse_foreign_link(request: ActionRequest, case_id: str, linked_to: Any) -> None:
+    """An open_case action opens a case linked to its own case, under an id derived from it."""
+    reason = None
+    if linked_to is not None and linked_to != request.case_id:
+        reason = f"open_case action {request.key} links to case {linked_to}, not to its own case {request.case_id}"
+    elif not case_id.startswith(f"{request.case_id}-"):
+        reason = f"open_case action {request.key} opens case {case_id}, whose id is not derived from {request.case_id}"
+    if reason is not None:
+        log.error("action refused", key=request.key, reason=reason)
+        raise ApplicationError(reason, type="InvalidAction", non_retryable=True)

@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS effects (
     params       TEXT NOT NULL,
     created_at   TEXT NOT NULL,
     delivered_at TEXT,
-    attempts     INTEGER NOT NULL DEFAULT 1
+    attempts     INTEGER NOT NULL DEFAULT 1,
+    report_key   TEXT
 );
 CREATE INDEX IF NOT EXISTS effects_case ON effects (case_id);
 CREATE INDEX IF NOT EXISTS effects_type ON effects (type);
@@ -48,6 +49,7 @@ class Outbox:
                 if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(_SCHEMA)
+                _add_report_key(db)
                 return
             except sqlite3.OperationalError:
                 if attempt == 49:
@@ -66,18 +68,37 @@ class Outbox:
             self._local.db = db
         return db
 
-    def record(self, key: str, case_id: str, case_type: str, type: str, params: dict[str, Any]) -> bool:
-        """Write the effect once; True when this call wrote it, False when a retry found it."""
+    def record(
+        self,
+        key: str,
+        case_id: str,
+        case_type: str,
+        type: str,
+        params: dict[str, Any],
+        *,
+        report_key: str | None = None,
+    ) -> bool:
+        """Write the effect once; True when this call wrote it, False when a retry found it.
+
+        `report_key`: the one-time key with which the service this effect goes to sends its `reports`
+        event back (a deferred report); a retry keeps the first attempt's (see `report_key_of`).
+        """
         body = json.dumps(params, ensure_ascii=False, sort_keys=True, default=str)
         db = self._connect()
         cur = db.execute(
-            "INSERT OR IGNORE INTO effects (key, case_id, case_type, type, params, created_at) VALUES (?,?,?,?,?,?)",
-            (key, case_id, case_type, type, body, _now()),
+            "INSERT OR IGNORE INTO effects (key, case_id, case_type, type, params, created_at, report_key) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (key, case_id, case_type, type, body, _now(), report_key),
         )
         if cur.rowcount == 0:
             db.execute("UPDATE effects SET attempts = attempts + 1 WHERE key = ?", (key,))
             return False
         return True
+
+    def report_key_of(self, key: str) -> str | None:
+        """The report key written with this effect (None: its result is not reported from outside)."""
+        row = self._connect().execute("SELECT report_key FROM effects WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row["report_key"]
 
     def is_delivered(self, key: str) -> bool:
         """Whether a receiver already accepted this effect (an earlier attempt got through)."""
@@ -124,3 +145,14 @@ class Outbox:
         if type:
             return int(db.execute("SELECT COUNT(*) FROM effects WHERE type = ?", (type,)).fetchone()[0])
         return int(db.execute("SELECT COUNT(*) FROM effects").fetchone()[0])
+
+
+def _add_report_key(db: sqlite3.Connection) -> None:
+    """An outbox written before effects had report keys gets the column (once, whoever comes first)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(effects)").fetchall()}
+    if "report_key" not in columns:
+        try:
+            db.execute("ALTER TABLE effects ADD COLUMN report_key TEXT")
+        except sqlite3.OperationalError as exc:  # another process added it in between
+            if "duplicate column" not in str(exc):
+                raise

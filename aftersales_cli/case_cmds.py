@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 from rich.table import Table
 
-from aftersales_cli.case_files import InputError, parse_mapping, read_case_file
+from aftersales_cli.case_files import CaseFile, InputError, parse_mapping, read_case_file
 from aftersales_cli.common import (
     EXIT_FAILED,
     EXIT_INVALID,
@@ -126,7 +126,7 @@ def open_case(
     except InputError as exc:
         raise _fail(str(exc), EXIT_INVALID) from None
     try:
-        status = with_cases(lambda cases: cases.open(case.case_type, case.case_id, case.data, case.opened_at))
+        status = with_cases(lambda cases: _open_from_file(cases, case))
     except CaseConflict as exc:
         if case.relative:
             raise _fail(
@@ -141,6 +141,23 @@ def open_case(
         else:
             console.print(f"opened case {case.case_id}", markup=False)
     print_status(status, as_json)
+
+
+async def _open_from_file(cases: CaseClient, case: CaseFile) -> CaseStatus:
+    """Open the case; a refused backdated `opened_at` is explained in the case file's terms."""
+    from starter import CaseRefused
+
+    try:
+        return await cases.open(case.case_type, case.case_id, case.data, case.opened_at)
+    except CaseRefused as exc:
+        if case.opened_at is None or "AFTERSALES_ALLOW_BACKDATING" not in str(exc):
+            raise
+        raise CaseRefused(
+            f"case {case.case_id} was not opened: the case file sets opened_at ({show_time(case.opened_at)}), and "
+            "the worker opens cases at the server's time unless it allows backdating (AFTERSALES_ALLOW_BACKDATING "
+            "on the worker, for importing past cases). Remove opened_at from the file to open the case now "
+            f"(times in its data may stay relative, such as -2d). The worker said: {exc}"
+        ) from None
 
 
 @case_app.command("event")

@@ -170,7 +170,12 @@ def describe_entry(entry: TypedEntry) -> str:
         row = f" (row {entry.detail.rule})" if entry.detail.rule else ""
         return f"{name}{row}: {entry.detail.message}"
     if isinstance(entry, OpenEntry):
-        return f"{name} case on policy {entry.detail.policy} ({entry.detail.version[:12]})"
+        opened = f"{name} case on policy {entry.detail.policy} ({entry.detail.version[:12]})"
+        backdated = (entry.detail.model_extra or {}).get("backdated")
+        if isinstance(backdated, dict):  # a worker that allows backdating opened it in the past (or future)
+            days = float(backdated.get("seconds_before_server_time") or 0) / 86400
+            opened += f", backdated {days:.1f} days (opened_at {backdated.get('opened_at')})"
+        return opened
     return f"closed in {name}"
 
 

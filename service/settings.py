@@ -51,6 +51,10 @@ class Settings:
     # Cases opened through CaseClient keep CaseState current at every transition (see
     # CaseStart.list_by_state); false saves a visibility write per transition.
     list_by_state: bool = True
+    # Backdating (README "Security model"): whether a caller's opened_at away from the server's time,
+    # or a clock offset, is accepted (importing historical cases), and how far back. Off by default.
+    allow_backdating: bool = False
+    backdating_max_days: int = 400
 
     def __post_init__(self) -> None:
         """A wrong setting stops the worker at start, with the variable to fix, not at the first case."""
@@ -77,6 +81,8 @@ class Settings:
             ) from None
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (mutual TLS)")
+        if self.backdating_max_days < 1:
+            raise ValueError(f"AFTERSALES_BACKDATING_MAX_DAYS must be 1 or more, not {self.backdating_max_days}")
 
     @property
     def tls(self) -> bool:
@@ -121,6 +127,7 @@ class Settings:
             log_format=log_format.lower(),
             deferred_reports=[x.strip() for x in (get("AFTERSALES_DEFERRED_REPORTS") or "").split(",") if x.strip()],
             list_by_state=_flag(get("AFTERSALES_LIST_BY_STATE"), default("list_by_state"), "AFTERSALES_LIST_BY_STATE"),
+            **_backdating_from_env(get, default),
         )
 
 
@@ -142,6 +149,19 @@ def project_home(env: Mapping[str, str], cwd: Path) -> tuple[Path, str]:
         if (folder / POLICY_DIR).is_dir():
             return folder, "the current folder" if folder == here else f"found above {here}"
     return here, "the current folder (no policies/ folder found here or above)"
+
+
+def _backdating_from_env(get: Any, default: Any) -> dict[str, Any]:
+    """AFTERSALES_ALLOW_BACKDATING (true/false) and AFTERSALES_BACKDATING_MAX_DAYS (whole days)."""
+    allowed = _flag(get("AFTERSALES_ALLOW_BACKDATING"), default("allow_backdating"), "AFTERSALES_ALLOW_BACKDATING")
+    days = get("AFTERSALES_BACKDATING_MAX_DAYS")
+    if days is None:
+        return {"allow_backdating": allowed}
+    try:
+        max_days = int(days)
+    except ValueError:
+        raise ValueError(f"AFTERSALES_BACKDATING_MAX_DAYS must be a whole number of days, not '{days}'") from None
+    return {"allow_backdating": allowed, "backdating_max_days": max_days}
 
 
 def _flag(value: str | None, default: bool, variable: str) -> bool:

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contract import (
         CASE_EXISTS,
         CASE_REFUSED,
+        PATCH_PLATFORM_REPORTS,
         PATCH_STOP_ON_POLICY_ERROR,
         POLICY_FAILED,
         QUERY_IDLE,
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         QUERY_STATUS,
         QUERY_TIMELINE,
         SIGNAL_EVENT,
+        START_REFUSED,
         STILL_OPENING,
         UPDATE_OPEN,
         UPDATE_SUBMIT_EVENT,
@@ -59,11 +61,23 @@ with workflow.unsafe.imports_passed_through():
         OpenRequest,
         PinnedCase,
         ResolveRequest,
+        StartClaims,
         Timeline,
         same_opening,
         status_of,
     )
     from workflows.search_attributes import search_attribute_updates
+    from workflows.trust import (
+        backdating_note,
+        forged_start,
+        note_backdating,
+        platform_only,
+        refused_step,
+        report_digest,
+        reported_events,
+        start_claims,
+        with_failed_action,
+    )
 
 RESOLVE_TIMEOUT = dt.timedelta(seconds=30)
 ACTION_TIMEOUT = dt.timedelta(seconds=30)
@@ -97,6 +111,10 @@ class AfterSalesCase:
         # `workflow.patched` only when the policy first fails (the two differ only then), so a case
         # that never fails carries no patch marker; None until then.
         self.stop_on_policy_error: bool | None = None
+        # Deferred reports the case waits for (see PinnedCase.awaiting_reports), and the events its
+        # policy's actions report back by (only the platform sends those): see workflows.trust.
+        self.awaiting_reports: dict[str, str] = {}
+        self.reported: frozenset[str] | None = None
 
     def now(self) -> dt.datetime:
         """The case's clock: the server's, shifted for replayed scenarios (see CaseStart)."""
@@ -106,8 +124,13 @@ class AfterSalesCase:
 
     @workflow.run
     async def run(self, start: CaseStart) -> CaseStatus:
+        info = workflow.info()
+        forged = forged_start(start, info.continued_run_id, info.cron_schedule)
+        if forged is not None:
+            await self._refuse_start(forged)
         if start.pinned is not None:
             self.stop_on_policy_error = start.pinned.stop_on_policy_error
+            self.awaiting_reports = dict(start.pinned.awaiting_reports)
         self.opening = start.open
         self.offset = dt.timedelta(seconds=start.clock_offset_seconds)
         self.list_by_state = start.list_by_state
@@ -117,7 +140,7 @@ class AfterSalesCase:
             self.actions.extend(start.pinned.pending_actions)
             self.open_answered = True  # a continued case: its opening was answered in an earlier run
         else:
-            await self._open(start.open)
+            await self._open(start.open, start_claims(start, workflow.now()))
         self._index()
         while True:
             await self._drain()
@@ -144,12 +167,14 @@ class AfterSalesCase:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status()
 
-    async def _open(self, req: OpenRequest) -> None:
+    async def _open(self, req: OpenRequest, claims: StartClaims | None = None) -> None:
         opened_at = req.opened_at or self.now()
+        # The worker allows or refuses the claims (a backdated opening) when it pins the policy.
+        resolve = ResolveRequest(case_type=req.case_type, data=req.data, opened_at=opened_at, claims=claims)
         try:
             payload = await workflow.execute_activity_method(
                 CaseActivities.resolve_policy,
-                ResolveRequest(case_type=req.case_type, data=req.data, opened_at=opened_at),
+                resolve,
                 start_to_close_timeout=RESOLVE_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=[CASE_REFUSED]),
             )
@@ -170,6 +195,9 @@ class AfterSalesCase:
         except OpenRefused as exc:
             await self._refuse(str(exc))
             raise ApplicationError(str(exc), type=CASE_REFUSED, non_retryable=True) from None
+        note = backdating_note(resolve)
+        if note is not None:
+            result = note_backdating(result, note)
         self._absorb(result)
         self.opened_in_task = workflow.info().get_current_history_length()
         workflow.logger.info(
@@ -181,6 +209,12 @@ class AfterSalesCase:
         """The case cannot open: the `open` update answers with the reason before the run fails."""
         self.refusal = reason
         await workflow.wait_condition(workflow.all_handlers_finished)
+
+    async def _refuse_start(self, reason: str) -> None:
+        """A start no caller may make (see workflows.trust): the run fails at once, nothing runs."""
+        workflow.logger.error("start refused", extra={"reason": reason})
+        await self._refuse(reason)
+        raise ApplicationError(reason, type=START_REFUSED, non_retryable=True)
 
     def _should_continue_as_new(self, start: CaseStart) -> bool:
         info = workflow.info()
@@ -196,6 +230,7 @@ class AfterSalesCase:
                 state=self._state(),
                 pending_actions=list(self.actions),
                 stop_on_policy_error=self.stop_on_policy_error,
+                awaiting_reports=dict(self.awaiting_reports),
             ),
             history_limit=start.history_limit,
             clock_offset_seconds=start.clock_offset_seconds,
@@ -259,7 +294,13 @@ class AfterSalesCase:
             if self.inbox:
                 event = self.inbox.popleft()
                 self._fire_due()
-                self._absorb(self._step(self._state(), event))
+                forged = self._platform_only(event.name, event.key)
+                if forged is not None and self._refuses_forged_reports():
+                    self._absorb(refused_step(self._state(), event, forged))
+                    continue
+                result = self._step(self._state(), event)
+                self._absorb(result)
+                self._took_report(event.name, event.key, result)
                 continue
             command = self.actions.popleft()
             self.actions_running += 1
@@ -303,7 +344,11 @@ class AfterSalesCase:
                 "action failed for good",
                 extra={"case_id": state.case_id, "key": command.key, "error": str(exc.cause or exc)},
             )
+            # In the audit trail too (a linked case whose id someone else holds, an action refused).
+            self.state = with_failed_action(self._state(), command, str(exc.cause or exc), self.now())
             return
+        if not outcome.completed and outcome.report_digest and command.reports:
+            self.awaiting_reports[outcome.report_digest] = command.reports  # see _platform_only
         report = report_event(policy, command, self.now())
         if report is not None and outcome.completed:
             self._fire_due()
@@ -350,6 +395,7 @@ class AfterSalesCase:
         self._fire_due()
         result = self._step(self._state(), self._event(req))
         self._absorb(result)
+        self._took_report(req.name, req.key, result)
         if result.failed is not None:
             # The event was not applied: the sender hears why instead of an unchanged status.
             raise ApplicationError(f"the policy failed: {result.failed}", type=POLICY_FAILED, non_retryable=True)
@@ -362,6 +408,9 @@ class AfterSalesCase:
             raise ValueError(f"{STILL_OPENING}; send the event again in a moment")
         if req.key is not None and req.key in self.state.event_keys:
             return
+        forged = self._platform_only(req.name, req.key)
+        if forged is not None:
+            raise ValueError(forged)
         reason = check_event(self.policy, self._projected(), self._event(req))
         if reason is not None:
             raise ValueError(reason)
@@ -375,6 +424,26 @@ class AfterSalesCase:
         Refused here, the update leaves no trace and the sender's retry lands in a later task.
         """
         return self.opened_in_task is not None and workflow.info().get_current_history_length() == self.opened_in_task
+
+    # -- the worker's own reports (workflows.trust) ----------------------------------------------------
+
+    def _platform_only(self, name: str, key: str | None) -> str | None:
+        """Why an event from outside is refused because only the platform reports it, or None."""
+        if self.reported is None:
+            self.reported = reported_events(self._policy())
+        return platform_only(name, key, self.reported, self.awaiting_reports)
+
+    def _refuses_forged_reports(self) -> bool:
+        """Asked only when a signal brings a report without its key: a case begun before applied it."""
+        return workflow.patched(PATCH_PLATFORM_REPORTS)
+
+    def _took_report(self, name: str, key: str | None, result: StepResult) -> None:
+        """A deferred report applied with its key: the case waits for it no longer."""
+        if key is None or result.refused is not None or result.failed is not None:
+            return
+        digest = report_digest(key)
+        if self.awaiting_reports.get(digest) == name:
+            del self.awaiting_reports[digest]
 
     @workflow.signal(name=SIGNAL_EVENT)
     def event(self, req: EventRequest) -> None:

@@ -25,6 +25,17 @@ CASE_REFUSED = "CaseRefused"  # the error type when a case cannot open (its data
 # workflow.patched id: from it on, a decision row or goto condition that errs stops the handler.
 PATCH_STOP_ON_POLICY_ERROR = "stop-on-policy-error"
 POLICY_FAILED = "PolicyFailed"  # the error type of an event the policy failed on (not applied)
+# --- what a caller may not claim (README "Security model") ---
+# The error type of a start that carries what only the case's own continue-as-new may carry.
+START_REFUSED = "StartRefused"
+# workflow.patched id: from it on, an action's `reports` event sent by a signal without the report key
+# its effect carried is refused (recorded in the timeline) instead of being applied.
+PATCH_PLATFORM_REPORTS = "platform-reports-only"
+# In the refusal of a `reports` event (refund_completed) sent from outside without its report key.
+PLATFORM_ONLY = "is reported by the platform only"
+# How far a caller's `opened_at` may be from the server's time when the worker does not allow backdating.
+OPENING_SKEW_SECONDS = 300
+DEFAULT_HISTORY_LIMIT = 10_000
 SIGNAL_EVENT = "event"
 QUERY_STATUS = "status"
 QUERY_TIMELINE = "timeline"
@@ -64,13 +75,15 @@ class PinnedCase(_Msg):
     pending_actions: list[RunAction] = Field(default_factory=list)
     # Kept across continue-as-new once decided (see AfterSalesCase.stop_on_policy_error).
     stop_on_policy_error: bool | None = None
+    # Deferred reports the case waits for: the SHA-256 of each effect's report key -> the event name.
+    awaiting_reports: dict[str, str] = Field(default_factory=dict)
 
 
 class CaseStart(_Msg):
     open: OpenRequest
     pinned: PinnedCase | None = None
     # Continue as new when the history reaches this many events (Temporal also suggests it).
-    history_limit: int = 10_000
+    history_limit: int = DEFAULT_HISTORY_LIMIT
     # Runs the case's clock this far ahead of (or behind) the server's: a scenario from the past
     # replayed as a live case (policy drills, the scenario parity test). Zero for real cases.
     clock_offset_seconds: float = 0.0
@@ -89,10 +102,24 @@ class EventRequest(_Msg):
     key: str | None = None  # idempotency key: the same key twice is applied once
 
 
+class StartClaims(_Msg):
+    """What a new case's start asks for beyond its opening request, for the worker to allow or refuse.
+
+    The worker's configuration decides (`activities.start_checks`), in the activity that pins the
+    policy, so that its answer is in the history: a worker whose setting changed later still replays
+    the cases it allowed.
+    """
+
+    server_time: dt.datetime  # the workflow's time when the case opened (ResolveRequest.opened_at is the case's)
+    clock_offset_seconds: float = 0.0
+    history_limit: int | None = None  # set when the start asked for another than the default
+
+
 class ResolveRequest(_Msg):
     case_type: str
     data: dict[str, Any]
     opened_at: dt.datetime
+    claims: StartClaims | None = None  # None: the start asked for nothing beyond its opening
 
 
 class ResolvedPayload(_Msg):
@@ -119,6 +146,9 @@ class ActionOutcome(_Msg):
     # False when the result comes back later as the `reports` event from outside (a payment callback);
     # True reports success to the case at once.
     completed: bool = True
+    # With completed False: the SHA-256 of the one-time report key the effect carried (outbox row,
+    # webhook payload); the `reports` event from outside is accepted only with that key as its key.
+    report_digest: str | None = None
 
 
 class Deadline(_Msg):

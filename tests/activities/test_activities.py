@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Iterator
@@ -11,7 +12,11 @@ from typing import Any, ClassVar, cast
 
 import pytest
 from structlog.testing import capture_logs
+from temporalio.api.common.v1 import Payloads, WorkflowType
+from temporalio.api.history.v1 import HistoryEvent, WorkflowExecutionStartedEventAttributes
+from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.testing import ActivityEnvironment
 
@@ -21,6 +26,7 @@ from activities.policy_source import PolicySource
 from activities.webhook import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSink, sign, verify
 from policy_engine.language import PolicyError, SelectionError
 from workflows.contract import ActionRequest, CaseStart, ResolveRequest
+from workflows.trust import report_digest
 
 # A tiny policy set of our own, so that edits to policies/ by others never break these tests.
 CALENDAR = """\
@@ -256,16 +262,55 @@ def test_no_fitting_policy_is_a_selection_error(policy_dir: Path) -> None:
 
 
 class _FakeClient:
-    """Stands in for the Temporal client: records starts, and answers a second start like the server."""
+    """Stands in for the Temporal client: records starts, answers a second start like the server, and
+    shows a started workflow's first history event (what open_linked_case checks before attaching)."""
+
+    data_converter = pydantic_data_converter
 
     def __init__(self) -> None:
         self.started: list[tuple[str, CaseStart]] = []
+        self.first_events: dict[str, HistoryEvent] = {}
 
     async def start_workflow(self, workflow: str, arg: CaseStart, *, id: str, **kwargs: Any) -> Any:
         if any(wid == id for wid, _ in self.started):
             raise WorkflowAlreadyStartedError(id, workflow)
         self.started.append((id, arg))
+        await self.put_first_event(id, workflow, kwargs["task_queue"], arg, dt.datetime.now(dt.UTC))
         return type("Handle", (), {"result_run_id": "run-1"})()
+
+    async def put_first_event(self, wid: str, workflow: str, queue: str, arg: CaseStart, at: dt.datetime) -> None:
+        payloads = await self.data_converter.encode([arg])
+        event = HistoryEvent(
+            event_id=1,
+            workflow_execution_started_event_attributes=WorkflowExecutionStartedEventAttributes(
+                workflow_type=WorkflowType(name=workflow),
+                task_queue=TaskQueue(name=queue),
+                input=Payloads(payloads=payloads),
+            ),
+        )
+        event.event_time.FromDatetime(at)
+        self.first_events[wid] = event
+
+    def get_workflow_handle(self, wid: str, run_id: str | None = None) -> Any:
+        event = self.first_events[wid]
+
+        class Handle:
+            async def describe(self) -> Any:
+                info = type("Info", (), {"first_run_id": "run-1"})()
+                return type("D", (), {"raw_description": type("R", (), {"workflow_execution_info": info})()})()
+
+            async def fetch_history_events(self) -> Any:
+                yield event
+
+        return Handle()
+
+
+def _env(workflow_id: str = "case-R-1", scheduled: dt.datetime | None = None) -> ActivityEnvironment:
+    """An activity environment as the case `workflow_id` schedules its activities."""
+    env = ActivityEnvironment()
+    when = scheduled or dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    env.info = dataclasses.replace(env.info, workflow_id=workflow_id, scheduled_time=when)
+    return env
 
 
 def _activities(policy_dir: Path, box: Outbox, client: _FakeClient | None = None) -> CaseActivities:
@@ -293,13 +338,21 @@ def test_resolve_policy_activity(policy_dir: Path, tmp_path: Path) -> None:
 def test_run_action_activity(policy_dir: Path, tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite3")
     acts = _activities(policy_dir, box)
-    env = ActivityEnvironment()
+    env = _env()
     first = env.run(acts.run_action, _request())
     again = env.run(acts.run_action, _request())
     assert (first.key, first.delivered, first.completed) == ("R-1/1/refund", True, True)
     assert again.delivered is False and box.count() == 1
     deferred = env.run(acts.run_action, _request("R-1/2/refund", reports="refund_completed"))
     assert deferred.delivered is True and deferred.completed is False
+    # Its result comes back from outside, with the one-time key written with the effect; the case
+    # keeps only its digest, and a retry carries the first attempt's key.
+    report_key = box.report_key_of("R-1/2/refund")
+    assert report_key and deferred.report_digest == report_digest(report_key)
+    assert env.run(acts.run_action, _request("R-1/2/refund", reports="refund_completed")) == deferred.model_copy(
+        update={"delivered": False, "detail": "already delivered"}
+    )
+    assert first.report_digest is None and box.report_key_of("R-1/1/refund") is None
 
 
 async def test_open_linked_case_activity_is_idempotent(policy_dir: Path, tmp_path: Path) -> None:
@@ -311,14 +364,14 @@ async def test_open_linked_case_activity_is_idempotent(policy_dir: Path, tmp_pat
         type="open_case",
         params={"case_type": "gift", "case_id": "R-1-gift-3", "data": {"amount": 1}, "linked_to": "R-1"},
     )
-    env = ActivityEnvironment()
+    env = _env()
     first = await env.run(acts.open_linked_case, request)
     again = await env.run(acts.open_linked_case, request)  # a retry: the case is already open
     assert (first.delivered, again.delivered) == (True, False)
     assert first.detail == "case-R-1-gift-3"
     assert len(client.started) == 1
     wid, start = client.started[0]
-    assert wid == "case-R-1-gift-3" and start.open.links == {"linked_to": "R-1"}
+    assert wid == "case-R-1-gift-3" and start.open.links == {"linked_to": "R-1", "opened_by": "R-1/3/open_case"}
     assert start.open.case_type == "gift" and start.open.data == {"amount": 1}
     assert box.count("open_case") == 1
     with pytest.raises(ApplicationError) as info:

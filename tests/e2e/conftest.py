@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.outbox import Outbox
 from aftersales_cli.devserver import test_server_binary as find_test_server
 from tests.conftest import POLICIES
-from tests.e2e.harness import Deferred, register_search_attributes, running_worker
+from tests.e2e.harness import SCENARIO_DATES, Deferred, register_search_attributes, running_worker
 
 TASK_QUEUE = "aftersales-e2e"
 
@@ -38,5 +38,5 @@ async def outbox(
     env: WorkflowEnvironment, deferred: Deferred, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Outbox]:
     path: Path = tmp_path_factory.mktemp("e2e") / "outbox.sqlite3"
-    async with running_worker(env.client, POLICIES, path, TASK_QUEUE, deferred) as box:
+    async with running_worker(env.client, POLICIES, path, TASK_QUEUE, deferred, SCENARIO_DATES) as box:
         yield box

@@ -26,6 +26,7 @@ from temporalio.worker import Worker
 from activities.case_activities import CaseActivities, OutboxSink
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
+from activities.start_checks import Backdating
 from policy_engine.testing import Scenario
 from worker import workflow_runner
 from workflows.case_workflow import AfterSalesCase
@@ -53,27 +54,54 @@ async def register_search_attributes(client: Client, namespace: str = "default")
     )
 
 
+# The harness replays policy tests at their own dates (from weeks ago to a year ahead) as live cases:
+# a worker capability (README "Security model"), enabled explicitly by the workers that need it.
+SCENARIO_DATES = Backdating(allowed=True, max_age=dt.timedelta(days=3650), max_ahead=dt.timedelta(days=3650))
+
+
 @dataclass
 class Deferred:
-    """Report events a scenario lists itself (a slow payment service): not answered by the worker."""
+    """Report events a scenario lists itself (a slow payment service): not answered by the worker.
+
+    The scenario then sends them as the payment service would: with the report key the effect carried
+    (its outbox row), which is how a report from outside is told from a forged one.
+    """
 
     by_case: dict[str, set[str]] = field(default_factory=dict)
+    outbox: Outbox | None = None  # set by running_worker
+    used: set[str] = field(default_factory=set)
 
     def __call__(self, request: ActionRequest) -> bool:
         return request.reports in self.by_case.get(request.case_id, set())
 
+    def report_key(self, case_id: str) -> str | None:
+        """The report key of the case's oldest deferred effect not reported yet (None: there is none)."""
+        rows = [] if self.outbox is None else self.outbox.list(case_id=case_id)
+        for row in rows:
+            if row["report_key"] and row["report_key"] not in self.used:
+                self.used.add(row["report_key"])
+                return str(row["report_key"])
+        return None
+
 
 @asynccontextmanager
 async def running_worker(
-    client: Client, policy_dir: Path, outbox_path: Path, task_queue: str, deferred: Deferred
+    client: Client,
+    policy_dir: Path,
+    outbox_path: Path,
+    task_queue: str,
+    deferred: Deferred,
+    backdating: Backdating | None = None,
 ) -> AsyncIterator[Outbox]:
     outbox = Outbox(outbox_path)
+    deferred.outbox = outbox
     acts = CaseActivities(
         PolicySource(policy_dir, check_every=0),
         OutboxSink(outbox),
         lambda: client,
         task_queue=task_queue,
         deferred_reports=deferred,
+        backdating=backdating,
     )
     async with Worker(
         client,
@@ -127,10 +155,13 @@ async def run_live(env: WorkflowEnvironment, scenario: Scenario, task_queue: str
         gap = (at - await case_now()).total_seconds()
         if gap > 0:
             await env.sleep(gap)
+        key = None
+        if event.name in deferred.by_case[case_id]:
+            key = deferred.report_key(case_id)  # None: the effect never ran, and the case refuses the report
         try:
             await handle.execute_update(
                 UPDATE_SUBMIT_EVENT,
-                EventRequest(name=event.name, role=event.actor.role, actor_id=event.actor.id, data=event.data),
+                EventRequest(name=event.name, role=event.actor.role, actor_id=event.actor.id, data=event.data, key=key),
                 result_type=CaseStatus,
             )
         except WorkflowUpdateFailedError as exc:  # refused by the validator: the reason is the cause's message

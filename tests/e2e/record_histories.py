@@ -7,6 +7,7 @@ are kept, never re-recorded. The replay test proves the current code replays eve
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 import uuid
 from pathlib import Path
@@ -19,7 +20,7 @@ from bench.cases import RETURN_EVENTS, return_case_data, sender_of
 from policy_engine.testing import load_scenario, scenario_files
 from starter import CaseClient
 from tests.conftest import POLICIES, SCENARIOS
-from tests.e2e.harness import Deferred, register_search_attributes, run_live, running_worker
+from tests.e2e.harness import SCENARIO_DATES, Deferred, register_search_attributes, run_live, running_worker
 from workflows.case_workflow import AfterSalesCase
 from workflows.contract import CaseStart, OpenRequest, workflow_id_for
 
@@ -36,7 +37,10 @@ async def record() -> None:
     deferred = Deferred()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            async with running_worker(env.client, POLICIES, Path(tmp) / "o.sqlite3", TASK_QUEUE, deferred):
+            # The policy tests' own dates, and the history limit of the continue-as-new path: capabilities
+            # of this worker, enabled here explicitly (README "Security model").
+            allowed = dataclasses.replace(SCENARIO_DATES, history_limit=True)
+            async with running_worker(env.client, POLICIES, Path(tmp) / "o.sqlite3", TASK_QUEUE, deferred, allowed):
                 for path in scenario_files([SCENARIOS]):
                     target = HISTORIES / f"{path.stem}.json"
                     if target.exists():
@@ -49,6 +53,7 @@ async def record() -> None:
                     target.write_text(history.to_json(), encoding="utf-8")
                     print(f"recorded {path.stem} ({len(history.events)} events)")
                 await record_paths(env)
+                await record_reports(env, deferred)
     finally:
         await env.shutdown()
 
@@ -87,6 +92,30 @@ async def record_paths(env: WorkflowEnvironment) -> None:
         first.write_text((await earliest.fetch_history()).to_json(), encoding="utf-8")
         last.write_text((await latest.fetch_history()).to_json(), encoding="utf-8")
         print(f"recorded {first.name} and {last.name}")
+
+
+async def record_reports(env: WorkflowEnvironment, deferred: Deferred) -> None:
+    """A report only the platform sends (refund_completed, deferred to the payment service): sent by
+    someone else as a signal it is refused (the `platform-reports-only` patch's marker), then the
+    payment service's, with the report key the refund carried, is applied. Recorded only when missing."""
+    target = HISTORIES / "path-report-from-outside.json"
+    if target.exists():
+        return
+    cases = CaseClient(env.client, TASK_QUEUE)
+    case_id = f"REPORT-{uuid.uuid4().hex[:8]}"
+    deferred.by_case[case_id] = {"refund_completed"}
+    data = return_case_data(1, await env.get_current_time())
+    await cases.open("return", case_id, data)
+    for i, (name, role, event_data) in enumerate(RETURN_EVENTS):
+        await cases.event(case_id, name, role, sender_of(data, role), event_data, key=f"{case_id}/{i}")
+    await cases.signal(case_id, "refund_completed", "system", "payments")
+    while not any(e.kind == "refused" for e in (await cases.timeline(case_id)).entries):
+        await asyncio.sleep(0.05)
+    await cases.event(case_id, "refund_completed", "system", "payments", key=deferred.report_key(case_id))
+    handle = cases.handle(case_id)
+    await handle.result()
+    target.write_text((await handle.fetch_history()).to_json(), encoding="utf-8")
+    print(f"recorded {target.name}")
 
 
 if __name__ == "__main__":

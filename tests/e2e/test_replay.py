@@ -25,6 +25,9 @@ def test_every_policy_test_and_every_path_has_a_history() -> None:
     names = {p.stem for p in HISTORIES}
     missing = [p.stem for p in scenario_files([SCENARIOS]) if p.stem not in names]
     assert not missing, f"no recorded history for {missing}: run `make histories`"
+    # Both sides of the `platform-reports-only` patch: a report sent by signal from outside, applied by
+    # release 2, refused since (README "Security model").
+    assert {"release-2-report-signal-applied", "path-report-from-outside"} <= names
     kinds: set[str] = set()
     updates: set[str] = set()
     for path in HISTORIES:
