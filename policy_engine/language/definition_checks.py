@@ -13,10 +13,9 @@ from policy_engine.language.calendars import Calendar
 from policy_engine.language.durations import needs_calendar
 from policy_engine.language.expression_checks import ExpressionChecker
 from policy_engine.language.expressions import compile_expression, referenced_paths
-from policy_engine.language.fields import FieldSpec
 from policy_engine.language.model import PARTY_ROLES, ROLES, Policy, Target
 from policy_engine.language.problems import unknown_name
-from policy_engine.language.scope import Scope
+from policy_engine.language.scope import Scope, field_spec
 from policy_engine.language.terms import duration_of
 from policy_engine.language.walk import all_actions
 from policy_engine.language.yamlsource import DocPath, Reporter
@@ -232,17 +231,6 @@ _FIELD_KINDS = {
 }
 
 
-def _field(fields: Mapping[str, FieldSpec], parts: list[str]) -> FieldSpec | None:
-    spec: FieldSpec | None = None
-    current: Mapping[str, FieldSpec] | None = fields
-    for part in parts:
-        spec = current.get(part) if current is not None else None
-        if spec is None:
-            return None
-        current = spec.fields
-    return spec
-
-
 def check_parties(policy: Policy, report: Reporter, expressions: ExpressionChecker, scope: Scope) -> None:
     """Each bound role is one that has a party of its own, bound to a text field of the case data."""
     for role, text in policy.parties.items():
@@ -282,7 +270,7 @@ def check_parties(policy: Policy, report: Reporter, expressions: ExpressionCheck
                 f"the {role} must be bound to the case data field that holds its id (such as {example}), not to a fixed value",
             )
             continue
-        spec = _field(policy.data, reads[0].split(".")[1:]) if text.strip() == reads[0] else None
+        spec = field_spec(policy.data, reads[0].split(".")[1:]) if text.strip() == reads[0] else None
         if spec is not None and spec.type not in ("string", "any"):
             report.error_in_text(
                 path,

@@ -76,8 +76,8 @@ _SPEC_KINDS = {
 }
 
 
-def field_kind(fields: Mapping[str, FieldSpec], parts: list[str]) -> str | None:
-    """The kind of value the declared field at `parts` holds; None when not declared or not known."""
+def field_spec(fields: Mapping[str, FieldSpec], parts: list[str]) -> FieldSpec | None:
+    """The declaration of the field at `parts` (`["order", "merchant_id"]`); None when not declared."""
     spec: FieldSpec | None = None
     current: Mapping[str, FieldSpec] | None = fields
     for part in parts:
@@ -85,4 +85,10 @@ def field_kind(fields: Mapping[str, FieldSpec], parts: list[str]) -> str | None:
         if spec is None:
             return None
         current = spec.fields
+    return spec
+
+
+def field_kind(fields: Mapping[str, FieldSpec], parts: list[str]) -> str | None:
+    """The kind of value the declared field at `parts` holds; None when not declared or not known."""
+    spec = field_spec(fields, parts)
     return _SPEC_KINDS.get(spec.type) if spec is not None else None

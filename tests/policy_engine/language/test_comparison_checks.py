@@ -11,12 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine.language import PolicyError, load_policy_set
-from tests.conftest import ROOT
-
-CORPUS = ROOT / "tests" / "broken_policies"
-BASE = CORPUS / "_base"
-VALID = (CORPUS / "_valid.yaml").read_text(encoding="utf-8")
+from tests.policy_engine.language.corpus import edit
+from tests.policy_engine.language.corpus import problems as corpus_problems
 
 # A decision rule's condition (line 22, column 17): no event is in scope there.
 RULE_IF = "if: case.urgent or case.amount >= params.big_amount"
@@ -26,17 +22,7 @@ BRANCH_IF = "if: counters.reopens >= 2"
 
 def problems(tmp_path: Path, *replacements: tuple[str, str]) -> list[str]:
     """The problems of `_valid.yaml` with `replacements` made, as `LINE:COL: message`."""
-    text = VALID
-    for old, new in replacements:
-        assert old in text, old
-        text = text.replace(old, new)
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(text, encoding="utf-8")
-    try:
-        load_policy_set([BASE, policy])
-    except PolicyError as exc:
-        return [f"{p.line}:{p.col}: {p.message}" for p in exc.problems]
-    return []
+    return corpus_problems(tmp_path, edit(*replacements))
 
 
 def rule_if(expression: str) -> tuple[str, str]:

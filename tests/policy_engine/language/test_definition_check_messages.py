@@ -12,11 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine.language import PolicyError, load_policy_set
-from tests.conftest import ROOT
+from tests.policy_engine.language.corpus import CORPUS, problems_of
 
-CORPUS = ROOT / "tests" / "broken_policies"
-BASE = CORPUS / "_base"
 VALID = CORPUS / "_valid.yaml"
 
 _NEEDS_CALENDAR = "needs a calendar: set `calendar:` on the policy"
@@ -87,12 +84,6 @@ FULL_MESSAGES = [
     ("409-on-warn-without-warn-at.yaml", "73:9: `warn_at` and `on_warn` go together: add `warn_at`"),
     ("73-effective-until-before-from.yaml", "9:22: effective_until must be after effective_from"),
 ]
-
-
-def problems_of(*paths: Path) -> list[str]:
-    with pytest.raises(PolicyError) as info:
-        load_policy_set([BASE, *paths])
-    return [f"{p.line}:{p.col}: {p.message}" for p in info.value.problems]
 
 
 @pytest.mark.parametrize(("case", "line"), FULL_MESSAGES, ids=[f"{c}@{m.split(' ')[0]}" for c, m in FULL_MESSAGES])

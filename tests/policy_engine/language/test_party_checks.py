@@ -14,12 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine.language import PolicyError, load_policy_set
-from tests.conftest import ROOT
-
-CORPUS = ROOT / "tests" / "broken_policies"
-BASE = CORPUS / "_base"
-VALID = (CORPUS / "_valid.yaml").read_text(encoding="utf-8")
+from tests.policy_engine.language.corpus import CORPUS, VALID, problems_of
 
 DATA_END = "      urgent: {type: boolean, default: false}\n"
 PARAMETERS = "    parameters:\n"
@@ -45,11 +40,7 @@ AMOUNT_NOT_TEXT = "`case.amount` is a number, not text: bind the {role} to the t
 
 def problems(*paths: Path) -> list[str]:
     """`FILE:LINE:COL: message` of every problem, FILE by its name; none when the policy loads."""
-    try:
-        load_policy_set([BASE, *paths])
-    except PolicyError as error:
-        return [f"{Path(p.file).name}:{p.line}:{p.col}: {p.message}" for p in error.problems]
-    return []
+    return problems_of(*paths, with_file=True)
 
 
 def with_parties(tmp_path: Path, parties: str, data: str = "") -> Path:

@@ -11,12 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine.language import PolicyError, load_policy_set
-from tests.conftest import ROOT
-
-CORPUS = ROOT / "tests" / "broken_policies"
-BASE = CORPUS / "_base"
-VALID = (CORPUS / "_valid.yaml").read_text(encoding="utf-8")
+from tests.policy_engine.language.corpus import VALID, edit, problems
 
 # Pieces of _valid.yaml the policies below change.
 EVENTS_END = "      close: {roles: [customer, agent]}\n"
@@ -24,25 +19,6 @@ WORKING_SOLVED = "            goto: solved\n      solved:\n"
 CLOSED = "      closed: {terminal: true}\n"
 BREACH = "          escalate: late\n"
 SLA = "    sla:\n      answer:\n"
-
-
-def edit(*changes: tuple[str, str]) -> str:
-    text = VALID
-    for old, new in changes:
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    return text
-
-
-def problems(tmp_path: Path, text: str) -> list[str]:
-    """`LINE:COL: message` of each problem the policy has; none when it loads."""
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(text, encoding="utf-8")
-    try:
-        load_policy_set([BASE, policy])
-    except PolicyError as error:
-        return [f"{p.line}:{p.col}: {p.message}" for p in error.problems]
-    return []
 
 
 def graph_problems(tmp_path: Path, text: str) -> list[str]:
