@@ -14,9 +14,11 @@ import atexit
 import contextlib
 import datetime as dt
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -131,6 +133,22 @@ async def _settle(start: WithStartWorkflowOperation[Any, Any]) -> None:
         await asyncio.wait_for(start.workflow_handle(), timeout=1)
 
 
+def _principal_from_env(settings: Any) -> tuple[str | None, Any]:
+    import os
+    from pathlib import Path
+
+    from service.identity import KEYS_DIR, KeyProblem, load_private_key
+
+    name = os.environ.get("AFTERSALES_AS", "").strip() or None
+    if name is None:
+        return None, None
+    path = os.environ.get("AFTERSALES_KEY_FILE", "").strip() or str(Path(settings.home) / KEYS_DIR / f"{name}.pem")
+    try:
+        return name, load_private_key(Path(path))
+    except KeyProblem as exc:
+        raise CaseError(f"cannot sign as {name} (AFTERSALES_AS): {exc}") from None
+
+
 class CaseClient:
     """A connection to the cases; close it (`await cases.close()`, or `async with`) when done.
 
@@ -140,8 +158,33 @@ class CaseClient:
     finish first; `settle_at_exit` does the same at exit for clients nobody closed.
     """
 
-    def __init__(self, client: Client, task_queue: str = DEFAULT_TASK_QUEUE, *, list_by_state: bool = True) -> None:
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str = DEFAULT_TASK_QUEUE,
+        *,
+        list_by_state: bool = True,
+        principal: str | None = None,
+        private_key: Any = None,
+        open_role: str = "customer",
+        clock: Callable[[], Awaitable[dt.datetime]] | None = None,
+    ) -> None:
+        """`principal` and `private_key` (an Ed25519 key, its PEM, or the path of its file): every open
+        and event is signed with a fresh token (docs/security.md); `open_role` is the role an opening
+        is signed in."""
         self._client: Client | None = client
+        self.principal = principal
+        self._key: Any = None
+        if principal is not None:
+            from pathlib import Path
+
+            from service.identity import load_private_key
+
+            self._key = load_private_key(private_key) if isinstance(private_key, Path) else private_key
+            if self._key is None:
+                raise CaseError(f"principal {principal} needs its private key")
+        self.open_role = open_role
+        self.clock = clock  # the time tokens are issued at (default: this machine's; tests: the test server's)
         self.task_queue = task_queue
         self.list_by_state = list_by_state
         _settle_at_exit()
@@ -153,11 +196,15 @@ class CaseClient:
         return self._client
 
     @classmethod
-    async def connect(cls, settings: Any = None) -> CaseClient:
+    async def connect(
+        cls, settings: Any = None, *, principal: str | None = None, private_key: Any = None
+    ) -> CaseClient:
         """Connect with the settings (default: from the environment, see README "Configuration")."""
         from service import Settings, connect_client
 
         settings = settings or Settings.from_env()
+        if principal is None:  # a backend's identity from its environment (AFTERSALES_AS, AFTERSALES_KEY_FILE)
+            principal, private_key = _principal_from_env(settings)
         try:
             client = await connect_client(settings, pydantic_data_converter)
         except RuntimeError as exc:  # the SDK's connection failure, with gRPC internals in its text
@@ -165,7 +212,13 @@ class CaseClient:
                 f"cannot reach Temporal at {settings.address} (namespace {settings.namespace}): is the "
                 "server running? Start one with `make run`, or set TEMPORAL_ADDRESS to where it runs"
             ) from exc
-        return cls(client, settings.task_queue, list_by_state=settings.list_by_state)
+        return cls(
+            client,
+            settings.task_queue,
+            list_by_state=settings.list_by_state,
+            principal=principal,
+            private_key=private_key,
+        )
 
     async def close(self) -> None:
         """Drop the connection and let the SDK's threads finish what they were answering."""
@@ -180,6 +233,22 @@ class CaseClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def sign(self, case_id: str, event: str, role: str, data: dict[str, Any] | None) -> str | None:
+        """A token for one call (None without a principal: the worker then refuses it unless callers are open)."""
+        if self.principal is None:
+            return None
+        from service.identity import mint
+
+        return mint(
+            self.principal,
+            self._key,
+            case_id=case_id,
+            event=event,
+            data=to_jsonable_python(data or {}),  # as the case receives it (times as ISO text)
+            role=role,
+            now=dt.datetime.now(dt.UTC) if self.clock is None else await self.clock(),
+        )
+
     def handle(self, case_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(workflow_id_for(case_id))
 
@@ -192,13 +261,15 @@ class CaseClient:
         *,
         wait: float = 30.0,
         clock_offset_seconds: float = 0.0,
+        role: str | None = None,
     ) -> CaseStatus:
         """Open a case (idempotent) and return its first status, in one round trip.
 
         The start carries the `open` update (update-with-start): a new case answers once its policy
         is pinned; an existing one answers at once, or refuses when its data differs.
         """
-        request = OpenRequest(case_id=case_id, case_type=case_type, data=data, opened_at=opened_at)
+        token = await self.sign(case_id, f"open:{case_type}", role or self.open_role, data)
+        request = OpenRequest(case_id=case_id, case_type=case_type, data=data, opened_at=opened_at, token=token)
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             WORKFLOW_TYPE,
             CaseStart(open=request, clock_offset_seconds=clock_offset_seconds, list_by_state=self.list_by_state),
@@ -255,7 +326,14 @@ class CaseClient:
         A case that is still opening refuses events for a moment; they are sent again for up to
         `OPENING_PATIENCE` seconds before the refusal reaches the caller.
         """
-        request = EventRequest(name=name, role=role, actor_id=actor_id, data=data or {}, key=key)
+        request = EventRequest(
+            name=name,
+            role=role,
+            actor_id=actor_id,
+            data=data or {},
+            key=key,
+            token=await self.sign(case_id, name, role, data),
+        )
         deadline = asyncio.get_running_loop().time() + OPENING_PATIENCE
         delay = 0.05
         while True:
@@ -312,7 +390,14 @@ class CaseClient:
         key: str | None = None,
     ) -> None:
         """Fire-and-forget: a refusal is recorded in the case's timeline."""
-        request = EventRequest(name=name, role=role, actor_id=actor_id, data=data or {}, key=key)
+        request = EventRequest(
+            name=name,
+            role=role,
+            actor_id=actor_id,
+            data=data or {},
+            key=key,
+            token=await self.sign(case_id, name, role, data),
+        )
         try:
             await self.handle(case_id).signal(SIGNAL_EVENT, request)
         except RPCError as exc:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 import signal
 import sys
 from pathlib import Path
 
 import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
@@ -27,9 +29,13 @@ from activities.policy_source import PolicySource
 from activities.start_checks import Backdating
 from activities.webhook import WebhookSink
 from service import Settings, StartRefused, configure_logging, connect_client, ensure_search_attributes
+from service.identity import GrantsError, GrantsWatcher
+from service.identity.admission import CallerGate
+from service.identity.keys import load_private_key, new_private_key, write_private_key
 from workflows.case_workflow import AfterSalesCase
 
 log = structlog.get_logger("aftersales.worker")
+GRANTS_CHECK_SECONDS = 2.0  # how often the worker looks at the grants file (one stat)
 
 # Modules the workflow sandbox passes through instead of re-importing per run: our pure core and the
 # libraries it uses are deterministic, and re-importing Jinja and pydantic per case would cost memory.
@@ -42,7 +48,20 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client: Client, settings: Settings, source: PolicySource, *, max_cached: int = 1000) -> Worker:
+def caller_gate(settings: Settings, source: PolicySource) -> tuple[CallerGate, GrantsWatcher]:
+    """The worker's callers setting and the grants file it watches (raises GrantsError if invalid now)."""
+    watcher = GrantsWatcher(Path(settings.grants_path), case_types=lambda: source.current().case_types, strict=True)
+    return CallerGate(settings.callers, watcher.current), watcher
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    source: PolicySource,
+    *,
+    max_cached: int = 1000,
+    callers: CallerGate | None = None,
+) -> Worker:
     outbox = Outbox(Path(settings.outbox_path))
     sink: OutboxSink | WebhookDeliverySink
     if settings.sink == "webhook":
@@ -57,6 +76,8 @@ def build_worker(client: Client, settings: Settings, source: PolicySource, *, ma
         task_queue=settings.task_queue,
         deferred_reports=lambda r: r.reports in deferred,
         backdating=backdating_of(settings),
+        callers=callers if callers is not None else caller_gate(settings, source)[0],
+        worker_key=worker_key(Path(settings.worker_key_path)),
     )
     return Worker(
         client,
@@ -67,6 +88,14 @@ def build_worker(client: Client, settings: Settings, source: PolicySource, *, ma
         workflow_runner=workflow_runner(),
         max_cached_workflows=max_cached,
     )
+
+
+def worker_key(path: Path) -> Ed25519PrivateKey:
+    """The worker's own key, shared by its processes: read from `path`, or made there (0600) once."""
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            write_private_key(path, new_private_key())
+    return load_private_key(path)
 
 
 def backdating_of(settings: Settings) -> Backdating:
@@ -107,6 +136,18 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
             print(str(problem))
         log.error("refusing to start: the policy set is invalid", policy_dir=settings.policy_dir)
         return 1
+    grants = Path(settings.grants_path)
+    if settings.callers == "signed" and not grants.exists():
+        return _refuse(
+            settings,
+            f"callers must be signed (AFTERSALES_CALLERS=signed) and there is no grants file at {grants}",
+            "Make principals with `aftersales keys new NAME --roles ...` (docs/security.md), point "
+            "AFTERSALES_GRANTS at your grants file, or run `aftersales dev` for a local one.",
+        )
+    try:
+        gate, watcher = caller_gate(settings, source)
+    except GrantsError as exc:
+        return _refuse(settings, "the grants file is invalid", "\n".join(str(p) for p in exc.problems))
     try:
         client = await connect_client(settings, pydantic_data_converter)
     except ValueError as exc:  # an unreadable TLS file, named
@@ -124,12 +165,19 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
         return _refuse(settings, summary, detail)
     if registered:
         log.info("search attributes registered", namespace=settings.namespace, names=registered)
-    worker = build_worker(client, settings, source)
+    worker = build_worker(client, settings, source, callers=gate)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     source.start_watching()  # edits are reported within a second or two, without waiting for a case
+
+    async def watch_grants() -> None:  # a new principal works, a revoked one stops, within seconds
+        while True:
+            await asyncio.sleep(GRANTS_CHECK_SECONDS)
+            await asyncio.to_thread(watcher.check)
+
+    watching = asyncio.create_task(watch_grants())
     try:
         async with worker:
             log.info(
@@ -140,6 +188,12 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
                 policies=len(source.current().policies),
                 policy_dir=settings.policy_dir,
             )
+            if settings.callers == "open":
+                log.warning(
+                    "CALLERS ARE NOT CHECKED: unsigned opens and events are accepted (AFTERSALES_CALLERS=open); "
+                    "for migration only, set AFTERSALES_CALLERS=signed",
+                    grants=str(grants),
+                )
             if settings.allow_backdating:
                 log.warning(
                     "backdating allowed: new cases may open in the past (AFTERSALES_ALLOW_BACKDATING)",
@@ -148,6 +202,7 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
             await stop.wait()
             log.info("worker stopping")
     finally:
+        watching.cancel()
         source.stop_watching()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

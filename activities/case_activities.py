@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -24,12 +25,20 @@ from activities.policy_source import PolicySource
 from activities.start_checks import Backdating, start_refusal
 from activities.webhook import WebhookSink
 from policy_engine.language import SelectionError
+from service.identity.admission import CallerGate, claimed_role, no_gate, register_gate
+from service.identity.grants import Grants, Principal, PublicKey
+from service.identity.keys import new_private_key, public_pem
+from service.identity.tokens import MAX_LIFETIME, mint
+from service.identity.tokens import opening as opening_name
 from workflows.contract import (
+    CALLER_REFUSED,
     CASE_REFUSED,
     DEFAULT_TASK_QUEUE,
     WORKFLOW_TYPE,
     ActionOutcome,
     ActionRequest,
+    CallerCheck,
+    CallerVerdict,
     CaseStart,
     OpenRequest,
     ResolvedPayload,
@@ -112,6 +121,8 @@ class CaseActivities:
         task_queue: str = DEFAULT_TASK_QUEUE,
         deferred_reports: Callable[[ActionRequest], bool] | None = None,
         backdating: Backdating | None = None,
+        callers: CallerGate | None = None,
+        worker_key: Ed25519PrivateKey | None = None,
     ) -> None:
         self.source = source
         self.sink = sink
@@ -122,9 +133,58 @@ class CaseActivities:
         self.deferred_reports = deferred_reports or (lambda _request: False)
         # What a new case's start may ask for beyond its opening (a backdated opening): see start_checks.
         self.backdating = backdating or Backdating()
+        # Who may call (AFTERSALES_CALLERS, the grants file): the workflow's validators read it through
+        # the gate registered for this task queue; None refuses every caller (deny by default).
+        # The worker opens linked cases itself, signing as WORKER_PRINCIPAL with its own key: the one
+        # every worker process of the task queue shares (AFTERSALES_WORKER_KEY), else one made here,
+        # which only this process knows (tests, a single process).
+        self._worker_key = worker_key if worker_key is not None else new_private_key()
+        worker = Principal(
+            WORKER_PRINCIPAL,
+            frozenset({"system"}),
+            frozenset(source.current().case_types),
+            (PublicKey.from_pem(public_pem(self._worker_key)),),
+        )
+        self.callers = None if callers is None else _with_worker(callers, worker)
+        if self.callers is not None:
+            register_gate(task_queue, self.callers)
 
     def activities(self) -> list[Callable[..., Any]]:
-        return [self.resolve_policy, self.run_action, self.open_linked_case]
+        return [self.resolve_policy, self.run_action, self.open_linked_case, self.check_caller]
+
+    @activity.defn(name="check_caller")
+    def check_caller(self, check: CallerCheck) -> CallerVerdict:
+        """Whether a signalled event's token admits it (its verdict is recorded: replay is deterministic)."""
+        if self.callers is None:
+            verdict = no_gate()
+        else:
+            verdict = self.callers.admit(
+                check.token,
+                case_id=check.case_id,
+                event=check.name,
+                data=check.data,
+                role=check.role,
+                now=check.at,
+                seen_jtis=set(check.seen_jtis),
+            )
+        if not verdict.admitted:
+            log.warning("caller refused", case_id=check.case_id, event_name=check.name, code=verdict.code)
+        return CallerVerdict(**verdict.__dict__)
+
+    def _opening_refusal(self, request: ResolveRequest) -> str | None:
+        if request.case_id is None:  # a history from before callers were checked: nothing to check
+            return None
+        if self.callers is None:
+            return f"{CALLER_REFUSED}: {no_gate().reason}"
+        verdict = self.callers.admit(
+            request.token,
+            case_id=request.case_id,
+            event=opening_name(request.case_type),
+            data=request.data,
+            role=claimed_role(request.token),
+            now=request.checked_at or request.opened_at,
+        )
+        return None if verdict.admitted else f"{CALLER_REFUSED}: {verdict.reason}"
 
     def _completed(self, request: ActionRequest) -> bool:
         return request.reports is None or not self.deferred_reports(request)
@@ -133,7 +193,7 @@ class CaseActivities:
     def resolve_policy(self, request: ResolveRequest) -> ResolvedPayload:
         """Select the policy for a new case; its content and hash go into the workflow history."""
         with structlog.contextvars.bound_contextvars(workflow_id=activity.info().workflow_id):
-            refusal = start_refusal(request, self.backdating)
+            refusal = self._opening_refusal(request) or start_refusal(request, self.backdating)
             if refusal is not None:
                 log.warning("case refused", case_type=request.case_type, reason=refusal)
                 raise ApplicationError(refusal, type=CASE_REFUSED, non_retryable=True)
@@ -194,6 +254,18 @@ class CaseActivities:
             data=dict(params.get("data") or {}),
             links={"linked_to": request.case_id, "opened_by": request.key},
         )
+        # Signed by the worker itself (why_not_ours compares openings without their tokens).
+        opening.token = mint(
+            WORKER_PRINCIPAL,
+            self._worker_key,
+            case_id=case_id,
+            event=opening_name(opening.case_type),
+            data=opening.data,
+            role="system",
+            now=activity.info().scheduled_time,
+            ttl=MAX_LIFETIME,
+            jti="linked:" + request.key,
+        )
         start = CaseStart(open=opening)
         with structlog.contextvars.bound_contextvars(case_id=request.case_id, workflow_id=request.workflow_id):
             _refuse_foreign(request)
@@ -228,6 +300,20 @@ class CaseActivities:
 
 
 # --- an action belongs to the case that asks for it (README "Security model") ---------------------
+
+
+WORKER_PRINCIPAL = "aftersales-worker"  # the worker, opening linked cases
+
+
+def _with_worker(gate: CallerGate, worker: Principal) -> CallerGate:
+    """The gate with the worker's own principal beside the grants file's."""
+    files = gate.grants
+
+    def grants() -> Grants:
+        current = files()
+        return Grants({**current.principals, worker.name: worker}, current.source, current.digest)
+
+    return CallerGate(gate.mode, grants)
 
 
 def _refuse_foreign(request: ActionRequest) -> None:

@@ -40,14 +40,44 @@ def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
     return typer.Exit(code)
 
 
-def with_cases(work: Callable[[CaseClient], Awaitable[T]]) -> T:
+AS_HELP = (
+    "The principal to sign as (its key: .aftersales/keys/NAME.pem, or AFTERSALES_KEY_FILE); "
+    "default AFTERSALES_AS, else 'cli' when its key exists (made by `aftersales dev`)."
+)
+
+
+def signer(name: str | None) -> tuple[str | None, Any]:
+    """The principal the command signs as and its private key, or (None, None) to send unsigned."""
+    import os
+    from pathlib import Path
+
+    from service.identity import KeyProblem, load_private_key
+    from service.identity.devmode import DEV_PRINCIPAL, dev_key_file
+
+    home = Path(settings().home)
+    chosen = name or os.environ.get("AFTERSALES_AS", "").strip() or None
+    key_file = os.environ.get("AFTERSALES_KEY_FILE", "").strip()
+    if chosen is None:
+        if not dev_key_file(home).exists():
+            return None, None
+        chosen = DEV_PRINCIPAL
+    path = Path(key_file) if key_file else dev_key_file(home, chosen)
+    try:
+        return chosen, load_private_key(path)
+    except KeyProblem as exc:
+        raise _fail(f"cannot sign as {chosen}: {exc}", EXIT_INVALID) from None
+
+
+def with_cases(work: Callable[[CaseClient], Awaitable[T]], sign_as: str | None = None) -> T:
     """Connect, do the work, close the connection; a refusal or an unreachable server is one line."""
     from temporalio.service import RPCError
 
     from starter import CaseClient, CaseConflict, CaseError
 
+    principal, key = signer(sign_as)
+
     async def go() -> T:
-        async with await CaseClient.connect(settings()) as cases:
+        async with await CaseClient.connect(settings(), principal=principal, private_key=key) as cases:
             return await work(cases)
 
     try:
@@ -114,6 +144,7 @@ def open_case(
         ..., help="A YAML or JSON file with case_type, case_id, data, opened_at? (- for stdin).", show_default=False
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+    sign_as: str | None = typer.Option(None, "--as", help=AS_HELP, show_default=False),
 ) -> None:
     """Open a case from a file. Idempotent by case id: the same file again shows the existing case.
 
@@ -126,7 +157,7 @@ def open_case(
     except InputError as exc:
         raise _fail(str(exc), EXIT_INVALID) from None
     try:
-        status = with_cases(lambda cases: _open_from_file(cases, case))
+        status = with_cases(lambda cases: _open_from_file(cases, case), sign_as)
     except CaseConflict as exc:
         if case.relative:
             raise _fail(
@@ -181,6 +212,7 @@ def send_event(
     ),
     signal: bool = typer.Option(False, "--signal", help="Fire and forget (a refusal goes to the timeline)."),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+    sign_as: str | None = typer.Option(None, "--as", help=AS_HELP, show_default=False),
 ) -> None:
     """Report an event; a refused event prints the reason and exits 1 (the case is unchanged)."""
     try:
@@ -194,7 +226,7 @@ def send_event(
             return None
         return await cases.event(case_id, name, role, actor, payload, key)
 
-    status = with_cases(go)
+    status = with_cases(go, sign_as)
     if status is None:
         err_console.print("sent (a refusal, if any, is recorded in the case's timeline)")
     else:

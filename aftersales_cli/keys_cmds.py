@@ -195,7 +195,8 @@ def new(
         f"as a file only that service's user can read), never by e-mail or chat, then delete it here:\n"
         f"  rm {where(key_file)}\n"
         "The service loads it with service.identity.load_private_key(path) and signs each event with\n"
-        "service.identity.mint(...); see docs/security.md. Cases do not require tokens yet (the next release).",
+        "service.identity.mint(...) (CaseClient(principal=..., private_key=...) does it); see docs/security.md.\n"
+        "A running worker picks the change up within seconds (AFTERSALES_GRANTS).",
         markup=False,
     )
 
@@ -273,7 +274,7 @@ def revoke(
     private = _keys_dir() / f"{name}.pem"
     if private.exists():
         console.print(f"its private key is still at {where(private)}; delete it if nothing else needs it", markup=False)
-    console.print("Cases do not require tokens yet (docs/security.md).", markup=False)
+    console.print("A running worker refuses its calls within seconds (docs/security.md).", markup=False)
 
 
 @grants_app.command("validate")

@@ -101,6 +101,19 @@ def dev(
         server = f"{address}, started here (data in {_shown(db_file)}, its log in {_shown(log_file)})"
         web = ui_url(address, ui)
 
+    from service.identity.devmode import DEV_PRINCIPAL, ensure_dev_principal
+    from service.identity.grants import GrantsError
+
+    try:
+        made = ensure_dev_principal(home, Path(settings.grants_path), _case_types(settings.policy_dir))
+    except (GrantsError, OSError) as exc:
+        _fail(f"dev mode: cannot make the local principal '{DEV_PRINCIPAL}': {exc}")
+    err_console.print(
+        "DEV MODE: callers sign with local keys; the command line signs as "
+        f"'{DEV_PRINCIPAL}' (.aftersales/keys/{DEV_PRINCIPAL}.pem) when that key exists."
+        + (f"\n  {made}" if made else ""),
+        markup=False,
+    )
     exports = []
     if address not in LOCAL_DEFAULTS:
         exports.append(f"export TEMPORAL_ADDRESS={address}")
@@ -126,6 +139,15 @@ def dev(
         if proc is not None:
             stop(proc)
     raise typer.Exit(code)
+
+
+def _case_types(policy_dir: str) -> list[str]:
+    from policy_engine.language import load_policy_set
+
+    try:
+        return load_policy_set([Path(policy_dir)]).case_types
+    except Exception:  # the worker says what is wrong with the policies
+        return ["complaint", "exchange", "refund_only", "repair", "return"]
 
 
 def _fail(message: str) -> NoReturn:

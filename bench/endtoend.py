@@ -29,7 +29,7 @@ from bench.common import ROOT, Result, console
 from bench.handwritten import TASK_QUEUE as HW_QUEUE
 from bench.handwritten import HandwrittenActivities, HandwrittenReturn
 from service import Settings
-from starter import CaseClient
+from tests.principal import GATE, signed_client
 from worker import build_worker
 from workflows.contract import workflow_id_for
 
@@ -43,7 +43,7 @@ LABELS = {
 
 
 async def _ours(client: Client, case_id: str, n: int, now: dt.datetime, *, list_by_state: bool = True) -> None:
-    cases = CaseClient(client, OURS_QUEUE, list_by_state=list_by_state)
+    cases = signed_client(client, OURS_QUEUE, list_by_state=list_by_state)
     opening = return_case_data(n, now)
     await cases.open("return", case_id, opening)
     for i, (name, role, data) in enumerate(RETURN_EVENTS):
@@ -99,7 +99,7 @@ async def _measure(server_kind: str, folder: Path, count: int, concurrency: int,
                 "AFTERSALES_LOG_FORMAT": "json",
             }
         )
-        ours_worker = build_worker(client, settings, PolicySource(ROOT / "policies"))
+        ours_worker = build_worker(client, settings, PolicySource(ROOT / "policies"), callers=GATE)
         hw_acts = HandwrittenActivities(Outbox(folder / f"{server_kind}-hw.sqlite3"))
         hw_worker = Worker(
             client,

@@ -20,6 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from aftersales_cli.devserver import free_port, start_dev_server, wait_until_ready
 from bench.cases import return_case_data
 from bench.common import ROOT, Result, console
+from tests.principal import sign_open, write_grants
 from workflows.contract import WORKFLOW_TYPE, CaseStart, OpenRequest, workflow_id_for
 
 TASK_QUEUE = "bench-idle"
@@ -37,7 +38,9 @@ async def _open(client: Client, start: int, stop: int, now: dt.datetime) -> None
         async with gate:
             await client.start_workflow(
                 WORKFLOW_TYPE,
-                CaseStart(open=OpenRequest(case_id=case_id, case_type="return", data=return_case_data(n, now))),
+                CaseStart(
+                    open=sign_open(OpenRequest(case_id=case_id, case_type="return", data=return_case_data(n, now)))
+                ),
                 id=workflow_id_for(case_id),
                 task_queue=TASK_QUEUE,
             )
@@ -69,6 +72,7 @@ async def _measure(folder: Path, steps: list[int]) -> list[tuple[int, float]]:
             "AFTERSALES_POLICY_DIR": str(ROOT / "policies"),
             "AFTERSALES_OUTBOX": str(folder / "outbox.sqlite3"),
             "AFTERSALES_LOG_FORMAT": "json",
+            "AFTERSALES_GRANTS": str(write_grants(folder / "grants.yaml")),
         }
         log = (folder / "worker.log").open("wb")
         worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, stdout=log, stderr=log)

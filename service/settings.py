@@ -55,6 +55,13 @@ class Settings:
     # or a clock offset, is accepted (importing historical cases), and how far back. Off by default.
     allow_backdating: bool = False
     backdating_max_days: int = 400
+    # Who may call (docs/security.md): `signed` (every open and event carries a valid token for a
+    # principal of the grants file) or `open` (unsigned calls accepted: migration only).
+    callers: str = "signed"
+    grants_path: str = "grants.yaml"  # AFTERSALES_GRANTS, relative to the project folder
+    # The worker's own key (it signs the openings of linked cases as `aftersales-worker`); every
+    # worker process of a task queue needs the same one. Made on first start when missing.
+    worker_key_path: str = ".aftersales/keys/aftersales-worker.pem"  # AFTERSALES_WORKER_KEY
 
     def __post_init__(self) -> None:
         """A wrong setting stops the worker at start, with the variable to fix, not at the first case."""
@@ -81,6 +88,8 @@ class Settings:
             ) from None
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (mutual TLS)")
+        if self.callers not in ("signed", "open"):
+            raise ValueError(f"AFTERSALES_CALLERS must be signed or open, not '{self.callers}'")
         if self.backdating_max_days < 1:
             raise ValueError(f"AFTERSALES_BACKDATING_MAX_DAYS must be 1 or more, not {self.backdating_max_days}")
 
@@ -127,6 +136,9 @@ class Settings:
             log_format=log_format.lower(),
             deferred_reports=[x.strip() for x in (get("AFTERSALES_DEFERRED_REPORTS") or "").split(",") if x.strip()],
             list_by_state=_flag(get("AFTERSALES_LIST_BY_STATE"), default("list_by_state"), "AFTERSALES_LIST_BY_STATE"),
+            callers=text("AFTERSALES_CALLERS", "callers").lower(),
+            grants_path=str(home / text("AFTERSALES_GRANTS", "grants_path")),
+            worker_key_path=str(home / text("AFTERSALES_WORKER_KEY", "worker_key_path")),
             **_backdating_from_env(get, default),
         )
 

@@ -38,10 +38,15 @@ with workflow.unsafe.imports_passed_through():
         step,
     )
     from policy_engine.language import ResolvedPolicy, pinned_policy
+    from service.identity.admission import claimed_role, gate_for, no_gate, remember, unverified_claims
+    from service.identity.tokens import opening as opening_event
     from workflows.contract import (
+        CALLER_REFUSED,
         CASE_EXISTS,
         CASE_REFUSED,
+        JTI_MEMORY,
         PATCH_PLATFORM_REPORTS,
+        PATCH_SIGNED_CALLERS,
         PATCH_STOP_ON_POLICY_ERROR,
         POLICY_FAILED,
         QUERY_IDLE,
@@ -55,6 +60,8 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_SUBMIT_EVENT,
         WORKFLOW_TYPE,
         ActionRequest,
+        CallerCheck,
+        CallerVerdict,
         CaseStart,
         CaseStatus,
         EventRequest,
@@ -95,7 +102,8 @@ class AfterSalesCase:
         self.policy: ResolvedPolicy | None = None
         self.state: CaseState | None = None
         self.opening: OpenRequest | None = None
-        self.inbox: deque[EventIn] = deque()
+        # Signalled events, with their request (its token is checked before the event is applied).
+        self.inbox: deque[tuple[EventIn, EventRequest]] = deque()
         self.actions: deque[RunAction] = deque()
         self.timers_changed = False
         self.indexed: dict[str, Any] = {}
@@ -115,6 +123,8 @@ class AfterSalesCase:
         # policy's actions report back by (only the platform sends those): see workflows.trust.
         self.awaiting_reports: dict[str, str] = {}
         self.reported: frozenset[str] | None = None
+        # Ids of the tokens the case admitted lately -> their `exp`: a token is used once per case.
+        self.seen_jtis: dict[str, int] = {}
 
     def now(self) -> dt.datetime:
         """The case's clock: the server's, shifted for replayed scenarios (see CaseStart)."""
@@ -131,6 +141,7 @@ class AfterSalesCase:
         if start.pinned is not None:
             self.stop_on_policy_error = start.pinned.stop_on_policy_error
             self.awaiting_reports = dict(start.pinned.awaiting_reports)
+            self.seen_jtis = dict(start.pinned.seen_jtis)
         self.opening = start.open
         self.offset = dt.timedelta(seconds=start.clock_offset_seconds)
         self.list_by_state = start.list_by_state
@@ -170,7 +181,16 @@ class AfterSalesCase:
     async def _open(self, req: OpenRequest, claims: StartClaims | None = None) -> None:
         opened_at = req.opened_at or self.now()
         # The worker allows or refuses the claims (a backdated opening) when it pins the policy.
-        resolve = ResolveRequest(case_type=req.case_type, data=req.data, opened_at=opened_at, claims=claims)
+        # The caller's token too: the worker admits or refuses it with the claims (AFTERSALES_CALLERS).
+        resolve = ResolveRequest(
+            case_type=req.case_type,
+            data=req.data,
+            opened_at=opened_at,
+            claims=claims,
+            case_id=req.case_id,
+            token=req.token,
+            checked_at=workflow.now(),
+        )
         try:
             payload = await workflow.execute_activity_method(
                 CaseActivities.resolve_policy,
@@ -231,6 +251,7 @@ class AfterSalesCase:
                 pending_actions=list(self.actions),
                 stop_on_policy_error=self.stop_on_policy_error,
                 awaiting_reports=dict(self.awaiting_reports),
+                seen_jtis=dict(self.seen_jtis),
             ),
             history_limit=start.history_limit,
             clock_offset_seconds=start.clock_offset_seconds,
@@ -292,8 +313,12 @@ class AfterSalesCase:
     async def _drain(self) -> None:
         while self.inbox or self.actions:
             if self.inbox:
-                event = self.inbox.popleft()
+                event, request = self.inbox.popleft()
                 self._fire_due()
+                refusal = await self._signal_refusal(event, request)
+                if refusal is not None:
+                    self._absorb(refused_step(self._state(), event, refusal))
+                    continue
                 forged = self._platform_only(event.name, event.key)
                 if forged is not None and self._refuses_forged_reports():
                     self._absorb(refused_step(self._state(), event, forged))
@@ -308,6 +333,57 @@ class AfterSalesCase:
                 await self._run_action(command)
             finally:
                 self.actions_running -= 1
+
+    async def _signal_refusal(self, event: EventIn, request: EventRequest) -> str | None:
+        """Why a signalled event's caller is refused, or None. The `check_caller` activity decides
+        (signals run again on replay; its recorded verdict does not change). A case begun before
+        PATCH_SIGNED_CALLERS applied signals as sent."""
+        if not workflow.patched(PATCH_SIGNED_CALLERS):
+            return None
+        state = self._state()
+        self.actions_running += 1  # not idle while the caller is checked
+        try:
+            verdict = await self._check_caller(state.case_id, event, request)
+        except ActivityError as exc:  # deny by default: a caller that could not be checked is refused
+            verdict = CallerVerdict(
+                admitted=False, code="unchecked", reason=f"the caller could not be checked: {exc.cause or exc}"
+            )
+        finally:
+            self.actions_running -= 1
+        if not verdict.admitted:
+            workflow.logger.warning("caller refused", extra={"case_id": state.case_id, "code": verdict.code})
+            return f"{CALLER_REFUSED}: {verdict.reason}"
+        remember(self.seen_jtis, verdict.jti, verdict.expires, workflow.now(), JTI_MEMORY)
+        return None
+
+    async def _check_caller(self, case_id: str, event: EventIn, request: EventRequest) -> CallerVerdict:
+        return await workflow.execute_activity_method(
+            CaseActivities.check_caller,
+            CallerCheck(
+                case_id=case_id,
+                name=request.name,
+                role=request.role,
+                data=request.data,
+                token=request.token,
+                at=event.at - self.offset,  # the server's time, as the validators use
+                seen_jtis=sorted(self.seen_jtis),
+            ),
+            start_to_close_timeout=RESOLVE_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_attempts=5),
+        )
+
+    def _caller_refusal(self, *, case_id: str, event: str, data: Any, role: str, token: str | None) -> str | None:
+        """An update's caller checked against the worker's grants in force (validators do not run on
+        replay, so reading the worker's current grants here is deterministic where it matters)."""
+        gate = gate_for(workflow.info().task_queue)
+        verdict = (
+            no_gate()
+            if gate is None
+            else gate.admit(
+                token, case_id=case_id, event=event, data=data, role=role, now=workflow.now(), seen_jtis=self.seen_jtis
+            )
+        )
+        return None if verdict.admitted else f"{CALLER_REFUSED}: {verdict.reason}"
 
     async def _run_action(self, command: RunAction) -> None:
         state = self._state()
@@ -386,11 +462,26 @@ class AfterSalesCase:
     @open.validator
     def _validate_open(self, req: OpenRequest) -> None:
         # With the start itself the run has not begun (`opening` unset): the request is the opening.
-        if self.opening is not None and not same_opening(self.opening, req):
+        if self.opening is None:
+            return  # sent with the start: the worker checks its caller when it pins the policy (_open)
+        if not same_opening(self.opening, req):
             raise ValueError(f"{CASE_EXISTS}; use another case id")
+        refusal = self._caller_refusal(
+            case_id=req.case_id,
+            event=opening_event(req.case_type),
+            data=req.data,
+            role=claimed_role(req.token),
+            token=req.token,
+        )
+        if refusal is not None:
+            raise ValueError(refusal)
 
     @workflow.update(name=UPDATE_SUBMIT_EVENT)
     async def submit_event(self, req: EventRequest) -> CaseStatus:
+        # Admitted by the validator: its token's id is used up (before any await, so that the next
+        # update's validator sees it).
+        claims = unverified_claims(req.token)
+        remember(self.seen_jtis, claims.get("jti"), claims.get("exp"), workflow.now(), JTI_MEMORY)
         await workflow.wait_condition(lambda: self.state is not None)
         self._fire_due()
         result = self._step(self._state(), self._event(req))
@@ -406,6 +497,11 @@ class AfterSalesCase:
         # The engine's own check, on the case as it stands now: a refused update leaves no trace.
         if self.state is None or self.policy is None or self._opening_task():
             raise ValueError(f"{STILL_OPENING}; send the event again in a moment")
+        refusal = self._caller_refusal(
+            case_id=self.state.case_id, event=req.name, data=req.data, role=req.role, token=req.token
+        )
+        if refusal is not None:
+            raise ValueError(refusal)
         if req.key is not None and req.key in self.state.event_keys:
             return
         forged = self._platform_only(req.name, req.key)
@@ -448,7 +544,7 @@ class AfterSalesCase:
     @workflow.signal(name=SIGNAL_EVENT)
     def event(self, req: EventRequest) -> None:
         # Fire-and-forget senders (carriers): a refusal is recorded in the timeline.
-        self.inbox.append(self._event(req))
+        self.inbox.append((self._event(req), req))
 
     @workflow.query(name=QUERY_STATUS)
     def status(self) -> CaseStatus:

@@ -33,6 +33,11 @@ START_REFUSED = "StartRefused"
 PATCH_PLATFORM_REPORTS = "platform-reports-only"
 # In the refusal of a `reports` event (refund_completed) sent from outside without its report key.
 PLATFORM_ONLY = "is reported by the platform only"
+# workflow.patched id: from it on, an event sent by the `event` signal is admitted only when the
+# `check_caller` activity admits its token (a refusal is recorded with its reason, never applied).
+PATCH_SIGNED_CALLERS = "signed-callers"
+CALLER_REFUSED = "caller refused"  # the start of a refusal's reason for a call without a valid token
+JTI_MEMORY = 512  # token ids a case remembers (their tokens live minutes; the oldest are forgotten first)
 # How far a caller's `opened_at` may be from the server's time when the worker does not allow backdating.
 OPENING_SKEW_SECONDS = 300
 DEFAULT_HISTORY_LIMIT = 10_000
@@ -57,6 +62,8 @@ class OpenRequest(_Msg):
     data: dict[str, Any] = Field(default_factory=dict)
     opened_at: dt.datetime | None = None  # default: when the workflow starts
     links: dict[str, str] = Field(default_factory=dict)
+    # The caller's signed token (compact JWT, `service.identity.mint` for `open:<case_type>`).
+    token: str | None = None
 
 
 def same_opening(a: OpenRequest, b: OpenRequest) -> bool:
@@ -77,6 +84,8 @@ class PinnedCase(_Msg):
     stop_on_policy_error: bool | None = None
     # Deferred reports the case waits for: the SHA-256 of each effect's report key -> the event name.
     awaiting_reports: dict[str, str] = Field(default_factory=dict)
+    # Token ids the case has admitted lately -> their `exp` (a token is used once per case).
+    seen_jtis: dict[str, int] = Field(default_factory=dict)
 
 
 class CaseStart(_Msg):
@@ -100,6 +109,8 @@ class EventRequest(_Msg):
     actor_id: str = ""
     data: dict[str, Any] = Field(default_factory=dict)
     key: str | None = None  # idempotency key: the same key twice is applied once
+    # The caller's signed token (compact JWT, `service.identity.mint`) for this case, event, role, data.
+    token: str | None = None
 
 
 class StartClaims(_Msg):
@@ -120,6 +131,31 @@ class ResolveRequest(_Msg):
     data: dict[str, Any]
     opened_at: dt.datetime
     claims: StartClaims | None = None  # None: the start asked for nothing beyond its opening
+    # The opening's caller, checked by the worker (AFTERSALES_CALLERS) when it pins the policy.
+    case_id: str | None = None
+    token: str | None = None
+    checked_at: dt.datetime | None = None  # the workflow's time at the opening
+
+
+class CallerCheck(_Msg):
+    """A signalled event's caller, for the `check_caller` activity (its verdict goes into the history)."""
+
+    case_id: str
+    name: str
+    role: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    token: str | None = None
+    at: dt.datetime  # the workflow's time when the signal arrived
+    seen_jtis: list[str] = Field(default_factory=list)
+
+
+class CallerVerdict(_Msg):
+    admitted: bool
+    code: str = ""
+    reason: str = ""
+    principal: str | None = None
+    jti: str | None = None
+    expires: int | None = None
 
 
 class ResolvedPayload(_Msg):

@@ -5,7 +5,9 @@
 - `tokens`: `mint` a token for one event; `verify` it (deterministic: the time is passed in).
 - `watcher`: the grants a worker serves with, picked up again when the file changes.
 
-The workflow does not require tokens yet (docs/security.md).
+- `admission`: whether a case admits a call (`admit`), and the worker's `CallerGate` the workflow reads.
+
+The workflow enforces tokens (AFTERSALES_CALLERS, docs/security.md).
 """
 
 from service.identity.grants import (

@@ -62,7 +62,8 @@ from activities.outbox import Outbox
 from activities.webhook import KEY_HEADER, SIGNATURE_HEADER, verify
 from aftersales_cli.devserver import answers, free_port, start_dev_server, stop, wait_until_ready
 from bench.cases import RETURN_EVENTS, return_case_data
-from starter import CaseClient, CaseError, EventRefused
+from starter import CaseError, EventRefused
+from tests.principal import process_env, signed_client
 from workflows.contract import QUERY_TIMELINE, CaseStatus, Timeline, workflow_id_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -257,6 +258,7 @@ class Cluster:
             "AFTERSALES_SINK": "webhook",
             "AFTERSALES_WEBHOOK_URLS": self.receiver.url,
             "AFTERSALES_WEBHOOK_SECRET": SECRET,
+            **process_env(self.folder),
         }
         with (self.folder / f"worker-{self.worker_starts}.log").open("wb") as log:
             self.worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, stdout=log, stderr=log)
@@ -345,7 +347,7 @@ async def _persist(call: Callable[[], Awaitable[T]], what: str, attempts: int = 
 async def _drive(
     client: Client, n: int, case_data: dict[str, Any], gate: asyncio.Semaphore, progress: Progress
 ) -> None:
-    cases = CaseClient(client, TASK_QUEUE)
+    cases = signed_client(client, TASK_QUEUE)
     case_id = case_id_of(n)
     async with gate:
         await _persist(partial(cases.open, "return", case_id, case_data), f"open {case_id}")

@@ -58,9 +58,9 @@ from activities.outbox import Outbox
 from activities.policy_source import PolicySource
 from aftersales_cli.devserver import free_port, start_dev_server, stop, wait_until_ready
 from bench.cases import return_case_data
-from starter import CaseClient
 from tests.conftest import POLICIES
 from tests.e2e.harness import Deferred, running_worker, settled
+from tests.principal import GATE, sign_event, sign_open, signed_client
 from worker import workflow_runner
 from workflows.case_workflow import AfterSalesCase
 from workflows.contract import (
@@ -161,7 +161,11 @@ async def _workflow_worker(client: Client, task_queue: str) -> AsyncIterator[Non
 @asynccontextmanager
 async def _activity_worker(client: Client, task_queue: str, outbox: Path) -> AsyncIterator[None]:
     acts = CaseActivities(
-        PolicySource(POLICIES, check_every=0), OutboxSink(Outbox(outbox)), lambda: client, task_queue=task_queue
+        PolicySource(POLICIES, check_every=0),
+        OutboxSink(Outbox(outbox)),
+        lambda: client,
+        task_queue=task_queue,
+        callers=GATE,
     )
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as executor:
         async with Worker(client, task_queue=task_queue, activities=acts.activities(), activity_executor=executor):
@@ -172,7 +176,7 @@ async def _start(client: Client, task_queue: str, case_id: str, **kwargs: Any) -
     data = return_case_data(1, dt.datetime.now(dt.UTC))
     return await client.start_workflow(
         AfterSalesCase.run,
-        CaseStart(open=OpenRequest(case_id=case_id, case_type="return", data=data)),
+        CaseStart(open=sign_open(OpenRequest(case_id=case_id, case_type="return", data=data))),
         id=workflow_id_for(case_id),
         task_queue=task_queue,
         **kwargs,
@@ -221,7 +225,9 @@ async def test_an_update_sent_while_the_case_opens_is_refused_then_applied_once(
             await _reached(handle, EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED)
     # Otherwise no worker has run at all: the first task (the start) waits on the server.
     sent = asyncio.ensure_future(
-        handle.execute_update(UPDATE_SUBMIT_EVENT, APPROVE, id=f"{case_id}-early", result_type=CaseStatus)
+        handle.execute_update(
+            UPDATE_SUBMIT_EVENT, sign_event(case_id, APPROVE), id=f"{case_id}-early", result_type=CaseStatus
+        )
     )
     await _admitted(client, handle.id, f"{case_id}-early")
     # No workflow worker has polled since: the task is still waiting, and the update will ride on it.
@@ -239,7 +245,7 @@ async def test_an_update_sent_while_the_case_opens_is_refused_then_applied_once(
         assert not _accepted_updates(events), "a refused update left a trace in the history"
 
         # The sender's retry, as CaseClient does it, lands after the opening and is applied once.
-        cases = CaseClient(client, task_queue)
+        cases = signed_client(client, task_queue)
         answer = await cases.event(case_id, APPROVE.name, APPROVE.role, APPROVE.actor_id, key=APPROVE.key)
         assert answer.state == "awaiting_shipment" and not answer.duplicate
         status, timeline = await settled(handle)
@@ -261,7 +267,9 @@ async def test_a_signal_sent_with_the_start_waits_for_the_opening_and_is_applied
 ) -> None:
     case_id = f"RACE-signal-{uuid.uuid4().hex[:6]}"
     # Signal-with-start puts the event into the first workflow task, before the case has state.
-    handle = await _start(client, task_queue, case_id, start_signal=SIGNAL_EVENT, start_signal_args=[APPROVE])
+    handle = await _start(
+        client, task_queue, case_id, start_signal=SIGNAL_EVENT, start_signal_args=[sign_event(case_id, APPROVE)]
+    )
     async with running_worker(client, POLICIES, tmp_path / "outbox.sqlite3", task_queue, Deferred()) as outbox:
         status, timeline = await settled(handle)
         rows = outbox.list(case_id=case_id)

@@ -28,6 +28,8 @@ from activities.outbox import Outbox
 from activities.policy_source import PolicySource
 from activities.start_checks import Backdating
 from policy_engine.testing import Scenario
+from service.identity.admission import CallerGate
+from tests.principal import GATE, sign_event, sign_open
 from worker import workflow_runner
 from workflows.case_workflow import AfterSalesCase
 from workflows.contract import (
@@ -92,6 +94,7 @@ async def running_worker(
     task_queue: str,
     deferred: Deferred,
     backdating: Backdating | None = None,
+    callers: CallerGate = GATE,
 ) -> AsyncIterator[Outbox]:
     outbox = Outbox(outbox_path)
     deferred.outbox = outbox
@@ -102,6 +105,7 @@ async def running_worker(
         task_queue=task_queue,
         deferred_reports=deferred,
         backdating=backdating,
+        callers=callers,
     )
     async with Worker(
         client,
@@ -138,8 +142,11 @@ async def run_live(env: WorkflowEnvironment, scenario: Scenario, task_queue: str
     handle = await client.start_workflow(
         AfterSalesCase.run,
         CaseStart(
-            open=OpenRequest(
-                case_id=case_id, case_type=scenario.case_type, data=scenario.data, opened_at=scenario.opened_at
+            open=sign_open(
+                OpenRequest(
+                    case_id=case_id, case_type=scenario.case_type, data=scenario.data, opened_at=scenario.opened_at
+                ),
+                now=server_now,
             ),
             clock_offset_seconds=offset,
         ),
@@ -161,7 +168,13 @@ async def run_live(env: WorkflowEnvironment, scenario: Scenario, task_queue: str
         try:
             await handle.execute_update(
                 UPDATE_SUBMIT_EVENT,
-                EventRequest(name=event.name, role=event.actor.role, actor_id=event.actor.id, data=event.data, key=key),
+                sign_event(
+                    case_id,
+                    EventRequest(
+                        name=event.name, role=event.actor.role, actor_id=event.actor.id, data=event.data, key=key
+                    ),
+                    now=await env.get_current_time(),
+                ),
                 result_type=CaseStatus,
             )
         except WorkflowUpdateFailedError as exc:  # refused by the validator: the reason is the cause's message

@@ -18,11 +18,11 @@ from temporalio.testing import WorkflowEnvironment
 from aftersales_cli.devserver import test_server_binary as find_test_server
 from bench.cases import RETURN_EVENTS, return_case_data, sender_of
 from policy_engine.testing import load_scenario, scenario_files
-from starter import CaseClient
 from tests.conftest import POLICIES, SCENARIOS
 from tests.e2e.harness import SCENARIO_DATES, Deferred, register_search_attributes, run_live, running_worker
+from tests.principal import sign_open, signed_client
 from workflows.case_workflow import AfterSalesCase
-from workflows.contract import CaseStart, OpenRequest, workflow_id_for
+from workflows.contract import CaseStart, EventRequest, OpenRequest, workflow_id_for
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 TASK_QUEUE = "aftersales-record"
@@ -54,6 +54,7 @@ async def record() -> None:
                     print(f"recorded {path.stem} ({len(history.events)} events)")
                 await record_paths(env)
                 await record_reports(env, deferred)
+                await record_signed_signals(env)
     finally:
         await env.shutdown()
 
@@ -63,7 +64,7 @@ async def record_paths(env: WorkflowEnvironment) -> None:
     case that continues as new mid-run (both runs). Each is recorded only when missing."""
     opened = HISTORIES / "path-open-by-update-with-start.json"
     first, last = HISTORIES / "path-continue-as-new-first-run.json", HISTORIES / "path-continue-as-new-last-run.json"
-    cases = CaseClient(env.client, TASK_QUEUE)
+    cases = signed_client(env.client, TASK_QUEUE, clock=env.get_current_time)
     now = await env.get_current_time()
     if not opened.exists():
         case_id = f"OPEN-{uuid.uuid4().hex[:8]}"
@@ -79,7 +80,8 @@ async def record_paths(env: WorkflowEnvironment) -> None:
     if not first.exists() or not last.exists():
         case_id = f"CAN-{uuid.uuid4().hex[:8]}"
         start = CaseStart(
-            open=OpenRequest(case_id=case_id, case_type="return", data=return_case_data(1, now)), history_limit=15
+            open=sign_open(OpenRequest(case_id=case_id, case_type="return", data=return_case_data(1, now)), now=now),
+            history_limit=15,
         )
         started = await env.client.start_workflow(
             AfterSalesCase.run, start, id=workflow_id_for(case_id), task_queue=TASK_QUEUE
@@ -101,7 +103,7 @@ async def record_reports(env: WorkflowEnvironment, deferred: Deferred) -> None:
     target = HISTORIES / "path-report-from-outside.json"
     if target.exists():
         return
-    cases = CaseClient(env.client, TASK_QUEUE)
+    cases = signed_client(env.client, TASK_QUEUE, clock=env.get_current_time)
     case_id = f"REPORT-{uuid.uuid4().hex[:8]}"
     deferred.by_case[case_id] = {"refund_completed"}
     data = return_case_data(1, await env.get_current_time())
@@ -113,6 +115,27 @@ async def record_reports(env: WorkflowEnvironment, deferred: Deferred) -> None:
         await asyncio.sleep(0.05)
     await cases.event(case_id, "refund_completed", "system", "payments", key=deferred.report_key(case_id))
     handle = cases.handle(case_id)
+    await handle.result()
+    target.write_text((await handle.fetch_history()).to_json(), encoding="utf-8")
+    print(f"recorded {target.name}")
+
+
+async def record_signed_signals(env: WorkflowEnvironment) -> None:
+    """Signals checked by the `check_caller` activity (the `signed-callers` patch's marker): one with
+    no token, recorded refused; then the case's events sent signed as signals, applied."""
+    target = HISTORIES / "path-signal-signed-callers.json"
+    if target.exists():
+        return
+    cases = signed_client(env.client, TASK_QUEUE, clock=env.get_current_time)
+    case_id = f"SIGNED-{uuid.uuid4().hex[:8]}"
+    data = return_case_data(1, await env.get_current_time())
+    await cases.open("return", case_id, data)
+    handle = cases.handle(case_id)
+    await handle.signal("event", EventRequest(name="merchant_approve", role="merchant", actor_id="M-1"))
+    while not any(e.kind == "refused" for e in (await cases.timeline(case_id)).entries):
+        await asyncio.sleep(0.05)
+    for i, (name, role, event_data) in enumerate(RETURN_EVENTS):
+        await cases.signal(case_id, name, role, sender_of(data, role), event_data, key=f"{case_id}/{i}")
     await handle.result()
     target.write_text((await handle.fetch_history()).to_json(), encoding="utf-8")
     print(f"recorded {target.name}")

@@ -21,6 +21,7 @@ from starter import CaseClient, CaseConflict, CaseRefused, EventRefused
 from tests.conftest import POLICIES, SCENARIOS
 from tests.e2e.conftest import TASK_QUEUE
 from tests.e2e.harness import Deferred, running_worker
+from tests.principal import sign_event, signed_client
 from workflows.contract import UPDATE_OPEN, UPDATE_SUBMIT_EVENT, CaseStatus, EventRequest
 
 HAPPY = load_scenario(SCENARIOS / "return-no-reason-happy-path.yaml")
@@ -48,7 +49,7 @@ async def _quiet_history_length(handle: WorkflowHandle[Any, Any]) -> int:
 
 
 async def test_refused_updates_say_why_and_leave_no_trace(env: WorkflowEnvironment, outbox: Outbox) -> None:
-    cases = CaseClient(env.client, TASK_QUEUE)
+    cases = signed_client(env.client, TASK_QUEUE, clock=env.get_current_time)
     await cases.open("return", "E2E-REFUSE-1", await _fresh_data(env))
     handle = cases.handle("E2E-REFUSE-1")
     before = await _quiet_history_length(handle)
@@ -68,7 +69,8 @@ async def test_refused_updates_say_why_and_leave_no_trace(env: WorkflowEnvironme
     ]
     for request, reason in attempts:
         with pytest.raises(WorkflowUpdateFailedError) as info:
-            await handle.execute_update(UPDATE_SUBMIT_EVENT, request, result_type=CaseStatus)
+            signed = sign_event("E2E-REFUSE-1", request, now=await env.get_current_time())
+            await handle.execute_update(UPDATE_SUBMIT_EVENT, signed, result_type=CaseStatus)
         assert reason in str(info.value.cause)
         assert "M-2" not in str(info.value.cause)
     history = await handle.fetch_history()
@@ -96,7 +98,7 @@ async def test_refused_updates_say_why_and_leave_no_trace(env: WorkflowEnvironme
 
 
 async def test_events_with_the_same_key_apply_once(env: WorkflowEnvironment, outbox: Outbox) -> None:
-    cases = CaseClient(env.client, TASK_QUEUE)
+    cases = signed_client(env.client, TASK_QUEUE, clock=env.get_current_time)
     await cases.open("return", "E2E-KEY-1", await _fresh_data(env))
     first = await cases.event("E2E-KEY-1", "merchant_approve", "merchant", "M-1", {}, key="approve-1")
     again = await cases.event("E2E-KEY-1", "merchant_approve", "merchant", "M-1", {}, key="approve-1")
@@ -107,7 +109,7 @@ async def test_events_with_the_same_key_apply_once(env: WorkflowEnvironment, out
 
 
 async def test_opening_is_idempotent_and_conflicts_are_clear(env: WorkflowEnvironment, outbox: Outbox) -> None:
-    cases = CaseClient(env.client, TASK_QUEUE)
+    cases = signed_client(env.client, TASK_QUEUE, clock=env.get_current_time)
     data = await _fresh_data(env)
     a = await cases.open("return", "E2E-OPEN-1", data)
     b = await cases.open("return", "E2E-OPEN-1", data)
@@ -120,7 +122,7 @@ async def test_opening_is_idempotent_and_conflicts_are_clear(env: WorkflowEnviro
 
 
 async def test_a_refused_opening_says_why_and_may_be_corrected(env: WorkflowEnvironment, outbox: Outbox) -> None:
-    cases = CaseClient(env.client, TASK_QUEUE)
+    cases = signed_client(env.client, TASK_QUEUE, clock=env.get_current_time)
     good = await _fresh_data(env)
     bad = {**good, "reason": "boredom"}
     with pytest.raises(CaseRefused, match="reason"):
@@ -134,7 +136,7 @@ async def test_a_case_keeps_its_policy_when_the_files_change(env: WorkflowEnviro
     shutil.copytree(POLICIES, folder, ignore=shutil.ignore_patterns("tests"))
     queue = "aftersales-pinning"
     async with running_worker(env.client, folder, tmp_path / "o.sqlite3", queue, Deferred()):
-        cases = CaseClient(env.client, queue)
+        cases = signed_client(env.client, queue, clock=env.get_current_time)
         old = await cases.open("return", "E2E-PIN-OLD", await _fresh_data(env))
         assert old.deadlines[0].due - old.opened_at == dt.timedelta(hours=48)
         returns = folder / "returns.yaml"
@@ -184,9 +186,13 @@ async def _upserted_names(cases: CaseClient, case_id: str, env: WorkflowEnvironm
 async def test_case_state_is_listed_at_every_transition_or_only_at_the_end(
     env: WorkflowEnvironment, outbox: Outbox
 ) -> None:
-    every = await _upserted_names(CaseClient(env.client, TASK_QUEUE), "E2E-LIST-ALL", env)
+    every = await _upserted_names(
+        signed_client(env.client, TASK_QUEUE, clock=env.get_current_time), "E2E-LIST-ALL", env
+    )
     assert len(every) == 6 and all("CaseState" in names for names in every)  # open, 4 events, refund
-    ends = await _upserted_names(CaseClient(env.client, TASK_QUEUE, list_by_state=False), "E2E-LIST-ENDS", env)
+    ends = await _upserted_names(
+        signed_client(env.client, TASK_QUEUE, list_by_state=False, clock=env.get_current_time), "E2E-LIST-ENDS", env
+    )
     # Opening (everything but the state) and closing (the final state): two visibility writes.
     assert len(ends) == 2
     assert "CaseState" not in ends[0] and "MerchantId" in ends[0]

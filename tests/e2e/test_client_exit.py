@@ -18,6 +18,7 @@ import pytest
 
 from aftersales_cli.devserver import free_port, start_dev_server, stop, wait_until_ready
 from tests.cli import ROOT
+from tests.principal import process_env
 
 RUNS = int(os.environ.get("AFTERSALES_EXIT_RUNS", "8"))  # runs of each command
 TASK_QUEUE = "aftersales-exit"
@@ -52,6 +53,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "AFTERSALES_OUTBOX": str(folder / "outbox.sqlite3"),
             "AFTERSALES_LOG_FORMAT": "json",
             "COLUMNS": "120",
+            **process_env(folder),
         }
         with (folder / "worker.log").open("wb") as log:
             worker = subprocess.Popen(

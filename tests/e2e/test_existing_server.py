@@ -33,8 +33,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from aftersales_cli.devserver import free_port, stop, temporal_binary, wait_until_ready
 from bench.cases import return_case_data
-from starter import CaseClient
 from tests.conftest import POLICIES, ROOT
+from tests.principal import process_env, signed_client
 from workflows.search_attributes import expected_types
 
 AFTERSALES = str(Path(sys.executable).parent / "aftersales")
@@ -81,6 +81,7 @@ class WorkerProcess:
             "AFTERSALES_POLICY_DIR": str(POLICIES),
             "AFTERSALES_OUTBOX": str(server.folder / f"{self.task_queue}.sqlite3"),
             "AFTERSALES_LOG_FORMAT": "json",
+            **process_env(server.folder),
             **env,
         }
         self.proc = subprocess.Popen(
@@ -128,7 +129,7 @@ async def test_the_worker_registers_the_attributes_and_a_case_opens(plain_server
     worker = WorkerProcess(plain_server)
     try:
         worker.wait_for("worker started")
-        cases = CaseClient(client, worker.task_queue)
+        cases = signed_client(client, worker.task_queue)
         case_id = f"R-{uuid.uuid4().hex[:8]}"
         opened = await cases.open("return", case_id, return_case_data(1, dt.datetime.now(dt.UTC)))
         assert opened.state == "awaiting_merchant"

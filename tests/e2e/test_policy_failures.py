@@ -10,9 +10,9 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from starter import CaseClient
 from tests.e2e.harness import Deferred, running_worker
 from tests.policy_engine.engine.test_policy_failures import BASE, POLICY
+from tests.principal import sign_event, signed_client
 from workflows.contract import POLICY_FAILED, QUERY_TIMELINE, UPDATE_SUBMIT_EVENT, CaseStatus, EventRequest, Timeline
 
 
@@ -24,12 +24,18 @@ async def test_an_event_the_policy_fails_on_is_not_applied_and_the_sender_hears_
     (folder / "ticket.yaml").write_text(POLICY, encoding="utf-8")
     queue = "aftersales-e2e-policy-failed"
     async with running_worker(env.client, folder, tmp_path / "o.sqlite3", queue, Deferred()):
-        cases = CaseClient(env.client, queue)
+        cases = signed_client(env.client, queue, clock=env.get_current_time)
         await cases.open("ticket", "E2E-FAIL-1", {})  # no amount: the priority decision cannot compare it
         handle = cases.handle("E2E-FAIL-1")
         with pytest.raises(WorkflowUpdateFailedError) as info:
             await handle.execute_update(
-                UPDATE_SUBMIT_EVENT, EventRequest(name="take", role="agent", actor_id="A-1"), result_type=CaseStatus
+                UPDATE_SUBMIT_EVENT,
+                sign_event(
+                    "E2E-FAIL-1",
+                    EventRequest(name="take", role="agent", actor_id="A-1"),
+                    now=await env.get_current_time(),
+                ),
+                result_type=CaseStatus,
             )
         cause = info.value.cause
         assert isinstance(cause, ApplicationError) and cause.type == POLICY_FAILED

@@ -21,9 +21,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from activities.outbox import Outbox
 from aftersales_cli.devserver import free_port, start_dev_server, stop, wait_until_ready
 from policy_engine.language import PolicySet
-from starter import CaseClient, CaseRefused, EventRefused
+from starter import CaseRefused, EventRefused
 from tests.conftest import POLICIES, ROOT
 from tests.e2e.harness import Deferred, running_worker, settled
+from tests.principal import process_env, signed_client
 from tests.security.attacks import (
     drive_to_refund,
     forged_pinned_start,
@@ -72,7 +73,7 @@ async def test_forgeries_on_a_dev_server_are_refused_and_the_real_case_is_paid(
     client: Client, task_queue: str, outbox: Outbox, policy_set: PolicySet
 ) -> None:
     now = dt.datetime.now(dt.UTC)
-    cases = CaseClient(client, task_queue)
+    cases = signed_client(client, task_queue)
     victim_id = f"DEV-VICTIM-{uuid.uuid4().hex[:6]}"
     data, refund_key, amount = victim(policy_set, victim_id, 42, now)
 
@@ -118,6 +119,7 @@ async def test_the_command_line_explains_a_refused_opened_at(
         "AFTERSALES_TASK_QUEUE": task_queue,
         "AFTERSALES_HOME": str(ROOT),
         "AFTERSALES_LOG_FORMAT": "json",
+        **process_env(tmp_path),
     }
     # Asynchronously: the worker runs on this test's event loop and must answer the command meanwhile.
     command = await asyncio.create_subprocess_exec(

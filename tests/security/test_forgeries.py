@@ -31,9 +31,10 @@ from activities.policy_source import PolicySource
 from activities.start_checks import Backdating
 from bench.cases import return_case_data
 from policy_engine.language import PolicySet
-from starter import CaseClient, CaseRefused, EventRefused
+from starter import CaseRefused, EventRefused
 from tests.conftest import POLICIES
 from tests.e2e.harness import Deferred, running_worker, settled
+from tests.principal import sign_open, signed_client
 from tests.security.attacks import (
     STOLEN_AMOUNT,
     drive_to_refund,
@@ -98,7 +99,7 @@ async def test_a_start_with_pinned_state_and_a_pending_refund_is_refused_and_the
     assert isinstance(refused.value.cause, ApplicationError) and "opening request only" in refused.value.cause.message
 
     # The real case runs its course: its refund is written once, with its own amount.
-    cases = CaseClient(env.client, TASK_QUEUE)
+    cases = signed_client(env.client, TASK_QUEUE, clock=env.get_current_time)
     await drive_to_refund(cases, victim_id, data)
     status, _ = await settled(cases.handle(victim_id))
     assert status.state == "refunded"
@@ -119,7 +120,8 @@ async def test_a_start_that_sets_the_history_limit_or_the_clock_is_refused(
 ) -> None:
     now = await env.get_current_time()
     case_id = _id("SEC-CLAIM")
-    start = CaseStart(open=OpenRequest(case_id=case_id, case_type="return", data=return_case_data(3, now)), **change)
+    opening = sign_open(OpenRequest(case_id=case_id, case_type="return", data=return_case_data(3, now)), now=now)
+    start = CaseStart(open=opening, **change)
     error = await refused_run(env.client, start, workflow_id_for(case_id), TASK_QUEUE)
     assert error.non_retryable and reason in error.message, error.message
     # The worker refused it while pinning the policy: no effect was scheduled.
@@ -134,7 +136,7 @@ async def test_a_backdated_opening_is_refused_and_leaves_the_id_free(env: Workfl
     """Backdated three weeks, a return delivered 22 days ago was inside its 7-day window and its 48 h
     merchant timer fired at once. Refused now; opened at the server's time it is out of its window."""
     now = await env.get_current_time()
-    cases = CaseClient(env.client, TASK_QUEUE)
+    cases = signed_client(env.client, TASK_QUEUE, clock=env.get_current_time)
     case_id = _id("SEC-BACKDATED")
     data = return_case_data(5, now - dt.timedelta(days=21))  # delivered 22 days ago
     with pytest.raises(CaseRefused) as refused:
@@ -162,7 +164,7 @@ async def test_a_worker_that_allows_backdating_opens_in_the_past_and_says_so(
     allowed = Backdating(allowed=True)  # what AFTERSALES_ALLOW_BACKDATING=true gives: 400 days back at most
     async with running_worker(env.client, POLICIES, tmp_path / "o.sqlite3", queue, Deferred(), allowed):
         now = await env.get_current_time()
-        cases = CaseClient(env.client, queue)
+        cases = signed_client(env.client, queue, clock=env.get_current_time)
         case_id = _id("SEC-IMPORT")
         opened_at = now - dt.timedelta(days=21)
         status = await cases.open("return", case_id, return_case_data(5, opened_at), opened_at)
@@ -204,7 +206,7 @@ async def test_a_linked_case_id_opened_in_advance_is_not_attached(
     env: WorkflowEnvironment, outbox: Outbox, policy_set: PolicySet
 ) -> None:
     now = await env.get_current_time()
-    cases = CaseClient(env.client, TASK_QUEUE)
+    cases = signed_client(env.client, TASK_QUEUE, clock=env.get_current_time)
     data = _repair_data(now)
     parent = _id("SEC-RP")
     _, _, actions = engine_run(policy_set, "repair", parent, data, [RETURN_REMEDY], now)
@@ -213,11 +215,14 @@ async def test_a_linked_case_id_opened_in_advance_is_not_attached(
     # The squatter opens the linked id first, with exactly the opening the parent will send (its links
     # included): a perfect copy, but opened before the parent asked for it.
     copy = CaseStart(
-        open=OpenRequest(
-            case_id=linked_id,
-            case_type="return",
-            data=link.params["data"],
-            links={"linked_to": parent, "opened_by": link.key},
+        open=sign_open(
+            OpenRequest(
+                case_id=linked_id,
+                case_type="return",
+                data=link.params["data"],
+                links={"linked_to": parent, "opened_by": link.key},
+            ),
+            now=now,
         )
     )
     await env.client.start_workflow("AfterSalesCase", copy, id=workflow_id_for(linked_id), task_queue=TASK_QUEUE)
@@ -251,7 +256,7 @@ async def test_a_report_the_platform_sends_is_refused_from_anyone_else(
     env: WorkflowEnvironment, outbox: Outbox, deferred: Deferred, policy_set: PolicySet
 ) -> None:
     now = await env.get_current_time()
-    cases = CaseClient(env.client, TASK_QUEUE)
+    cases = signed_client(env.client, TASK_QUEUE, clock=env.get_current_time)
     case_id = _id("SEC-REPORT")
     data, refund_key, amount = victim(policy_set, case_id, 11, now)
     deferred.by_case[case_id] = {"refund_completed"}  # the payment service answers later (a callback)
