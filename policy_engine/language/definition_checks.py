@@ -7,6 +7,7 @@ and checks the expressions it meets with the policy's `ExpressionChecker`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 
 from policy_engine.language.calendars import Calendar
@@ -219,6 +220,11 @@ def check_sla(policy: Policy, report: Reporter, expressions: ExpressionChecker, 
             report.error((*path, given), f"`warn_at` and `on_warn` go together: add `{missing}`", at_key=True)
 
 
+# A party's binding: a case data field, perhaps an item of a list (`case.sellers[0]`), or the first
+# of several that the case has (`case.order.merchant_id or case.merchant_id`).
+_FIELD = r"case(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])+"
+_FIELD_PATH = re.compile(rf"{_FIELD}(?:\s+or\s+{_FIELD})*")
+
 # What a case data field holds, in the words messages use, for a party bound to one that is not text.
 _FIELD_KINDS = {
     "number": "a number",
@@ -268,6 +274,15 @@ def check_parties(policy: Policy, report: Reporter, expressions: ExpressionCheck
             report.error(
                 path,
                 f"the {role} must be bound to the case data field that holds its id (such as {example}), not to a fixed value",
+            )
+            continue
+        if not _FIELD_PATH.fullmatch(text.strip()):
+            # `case.customer.id == 'C-1'` or `case.amount + 1`: no one's id, so every case would
+            # refuse every event of that role.
+            report.error(
+                path,
+                f"the {role} must be bound to the case data field that holds its id (such as {example}), "
+                "not to a computation",
             )
             continue
         spec = field_spec(policy.data, reads[0].split(".")[1:]) if text.strip() == reads[0] else None

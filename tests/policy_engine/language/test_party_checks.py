@@ -82,6 +82,10 @@ CORPUS_PROBLEMS = {
     "513-parties-params-after-case-field.yaml": [
         f"15:43: {NOT_CASE_DATA.format(name='params')} the merchant's id, such as case.order.merchant_id"
     ],
+    "514-parties-comparison-not-text.yaml": [
+        "14:17: the customer must be bound to the case data field that holds its id (such as case.customer.id),"
+        " not to a computation"
+    ],
 }
 
 
