@@ -233,6 +233,13 @@ class CaseClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def _event_request(
+        self, case_id: str, name: str, role: str, actor_id: str, data: dict[str, Any] | None, key: str | None
+    ) -> EventRequest:
+        """An event as the case receives it, signed for this principal (update and signal alike)."""
+        token = await self.sign(case_id, name, role, data)
+        return EventRequest(name=name, role=role, actor_id=actor_id, data=data or {}, key=key, token=token)
+
     async def sign(self, case_id: str, event: str, role: str, data: dict[str, Any] | None) -> str | None:
         """A token for one call (None without a principal: the worker then refuses it unless callers are open)."""
         if self.principal is None:
@@ -326,14 +333,7 @@ class CaseClient:
         A case that is still opening refuses events for a moment; they are sent again for up to
         `OPENING_PATIENCE` seconds before the refusal reaches the caller.
         """
-        request = EventRequest(
-            name=name,
-            role=role,
-            actor_id=actor_id,
-            data=data or {},
-            key=key,
-            token=await self.sign(case_id, name, role, data),
-        )
+        request = await self._event_request(case_id, name, role, actor_id, data, key)
         deadline = asyncio.get_running_loop().time() + OPENING_PATIENCE
         delay = 0.05
         while True:
@@ -390,14 +390,7 @@ class CaseClient:
         key: str | None = None,
     ) -> None:
         """Fire-and-forget: a refusal is recorded in the case's timeline."""
-        request = EventRequest(
-            name=name,
-            role=role,
-            actor_id=actor_id,
-            data=data or {},
-            key=key,
-            token=await self.sign(case_id, name, role, data),
-        )
+        request = await self._event_request(case_id, name, role, actor_id, data, key)
         try:
             await self.handle(case_id).signal(SIGNAL_EVENT, request)
         except RPCError as exc:

