@@ -56,10 +56,9 @@ from temporalio.worker import Replayer, Worker
 from activities.case_activities import CaseActivities, OutboxSink
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
-from aftersales_cli.devserver import free_port, start_dev_server, stop, wait_until_ready
 from bench.cases import return_case_data
 from tests.conftest import POLICIES
-from tests.e2e.harness import Deferred, running_worker, settled
+from tests.e2e.harness import Deferred, in_memory_dev_server, running_worker, settled
 from tests.principal import GATE, sign_event, sign_open, signed_client
 from worker import workflow_runner
 from workflows.case_workflow import AfterSalesCase
@@ -80,16 +79,8 @@ APPROVE = EventRequest(name="merchant_approve", role="merchant", actor_id="M-1",
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real dev server (in memory): update admission and workflow task routing as in production."""
-    folder = tmp_path_factory.mktemp("opening-race")
-    address = f"127.0.0.1:{free_port()}"
-    log_file = folder / "server.log"
-    proc = start_dev_server(address, db_file=None, log_file=log_file, headless=True)
-    try:
-        wait_until_ready(address, proc, log_file=log_file)
+    with in_memory_dev_server(tmp_path_factory.mktemp("opening-race")) as address:
         yield address
-    finally:
-        stop(proc)
 
 
 @pytest_asyncio.fixture

@@ -10,8 +10,8 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from activities.case_activities import CaseActivities, OutboxSink
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
 from activities.start_checks import Backdating
-from aftersales_cli.devserver import test_server_binary
+from aftersales_cli.devserver import free_port, start_dev_server, stop, test_server_binary, wait_until_ready
 from policy_engine.testing import Scenario
 from service.identity.admission import CallerGate
 from tests.principal import GATE, sign_event, sign_open
@@ -48,6 +48,20 @@ from workflows.contract import (
     workflow_id_for,
 )
 from workflows.search_attributes import ALL_KEYS
+
+
+@contextmanager
+def in_memory_dev_server(folder: Path) -> Iterator[str]:
+    """A real dev server (in memory, its log in `folder`) on a free port: update admission and
+    workflow task routing as in production. Yields its address."""
+    address = f"127.0.0.1:{free_port()}"
+    log_file = folder / "server.log"
+    proc = start_dev_server(address, db_file=None, log_file=log_file, headless=True)
+    try:
+        wait_until_ready(address, proc, log_file=log_file)
+        yield address
+    finally:
+        stop(proc)
 
 
 @asynccontextmanager

@@ -19,11 +19,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.outbox import Outbox
-from aftersales_cli.devserver import free_port, start_dev_server, stop, wait_until_ready
 from policy_engine.language import PolicySet
 from starter import CaseRefused, EventRefused
 from tests.conftest import POLICIES, ROOT
-from tests.e2e.harness import Deferred, running_worker, settled
+from tests.e2e.harness import Deferred, in_memory_dev_server, running_worker, settled
 from tests.principal import process_env, signed_client
 from tests.security.attacks import (
     drive_to_refund,
@@ -41,15 +40,8 @@ AFTERSALES = str(Path(sys.executable).parent / "aftersales")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("security-dev-server")
-    address = f"127.0.0.1:{free_port()}"
-    log_file = folder / "server.log"
-    proc = start_dev_server(address, db_file=None, log_file=log_file, headless=True)
-    try:
-        wait_until_ready(address, proc, log_file=log_file)
+    with in_memory_dev_server(tmp_path_factory.mktemp("security-dev-server")) as address:
         yield address
-    finally:
-        stop(proc)
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 import pytest
 from temporalio import workflow
@@ -46,6 +46,7 @@ from policy_engine.engine import (
     sla_via,
     typed_entry,
 )
+from policy_engine.engine.case import TimelineKind
 from policy_engine.language import PolicySet, SelectionError
 from policy_engine.testing import load_scenario, run_scenario, scenario_files
 from tests.conftest import ROOT, SCENARIOS
@@ -147,21 +148,7 @@ def test_every_kind_and_variant_the_engine_writes_round_trips() -> None:
     audit.event_not_applied(failed_goto, "ship", actor, {})
     audit.handler_stopped(failed_row, "state:waiting:remind")
     audit.handler_stopped(failed_goto, "sla:resolve:breach")
-    assert {entry.kind for entry in entries} == {
-        "open",
-        "event",
-        "refused",
-        "timer",
-        "transition",
-        "decision",
-        "action",
-        "sla",
-        "escalation",
-        "counter",
-        "variable",
-        "close",
-        "error",
-    }
+    assert {entry.kind for entry in entries} == set(get_args(TimelineKind))
     for entry in entries:
         assert_round_trips(entry)
 
