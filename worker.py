@@ -65,7 +65,13 @@ def build_worker(
     outbox = Outbox(Path(settings.outbox_path))
     sink: OutboxSink | WebhookDeliverySink
     if settings.sink == "webhook":
-        sink = WebhookDeliverySink(outbox, WebhookSink(settings.webhook_urls, settings.webhook_secret))
+        webhook = WebhookSink(
+            settings.webhook_urls,
+            settings.webhook_secret,
+            allow_http=settings.webhook_allow_http,
+            allow_internal=settings.webhook_allow_internal,
+        )
+        sink = WebhookDeliverySink(outbox, webhook)
     else:
         sink = OutboxSink(outbox)
     deferred = set(settings.deferred_reports)

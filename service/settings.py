@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.service import TLSConfig
 
+from activities.webhook import check_secret, check_url
 from workflows.contract import DEFAULT_TASK_QUEUE
 
 SINKS = ("outbox", "webhook")
@@ -40,6 +41,9 @@ class Settings:
     sink: str = "outbox"
     webhook_urls: list[str] = field(default_factory=list)
     webhook_secret: str = ""
+    # Plain http and internal addresses (loopback, private networks) only when allowed: local testing.
+    webhook_allow_http: bool = False
+    webhook_allow_internal: bool = False
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_ca: str | None = None
@@ -73,11 +77,18 @@ class Settings:
             raise ValueError(f"AFTERSALES_SINK must be one of {', '.join(SINKS)}, not '{self.sink}'")
         if self.sink == "webhook" and not self.webhook_urls:
             raise ValueError("AFTERSALES_SINK=webhook needs AFTERSALES_WEBHOOK_URLS (comma separated)")
-        bad = [u for u in self.webhook_urls if not u.startswith(("http://", "https://"))]
-        if bad:
-            raise ValueError(f"AFTERSALES_WEBHOOK_URLS must be http:// or https:// URLs, not {', '.join(bad)}")
+        for url in self.webhook_urls:
+            try:
+                check_url(url, allow_http=self.webhook_allow_http, allow_internal=self.webhook_allow_internal)
+            except ValueError as exc:
+                raise ValueError(f"AFTERSALES_WEBHOOK_URLS: {exc}") from None
         if self.sink == "webhook" and not self.webhook_secret:
             raise ValueError("AFTERSALES_SINK=webhook needs AFTERSALES_WEBHOOK_SECRET to sign the requests")
+        if self.webhook_secret:
+            try:
+                check_secret(self.webhook_secret)
+            except ValueError as exc:
+                raise ValueError(f"AFTERSALES_WEBHOOK_SECRET: {exc}") from None
         if self.log_format not in LOG_FORMATS:
             raise ValueError(f"AFTERSALES_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not '{self.log_format}'")
         try:
@@ -129,6 +140,14 @@ class Settings:
             sink=text("AFTERSALES_SINK", "sink").lower(),
             webhook_urls=urls,
             webhook_secret=text("AFTERSALES_WEBHOOK_SECRET", "webhook_secret"),
+            webhook_allow_http=_flag(
+                get("AFTERSALES_WEBHOOK_ALLOW_HTTP"), default("webhook_allow_http"), "AFTERSALES_WEBHOOK_ALLOW_HTTP"
+            ),
+            webhook_allow_internal=_flag(
+                get("AFTERSALES_WEBHOOK_ALLOW_INTERNAL"),
+                default("webhook_allow_internal"),
+                "AFTERSALES_WEBHOOK_ALLOW_INTERNAL",
+            ),
             tls_cert=get("TEMPORAL_TLS_CERT"),
             tls_key=get("TEMPORAL_TLS_KEY"),
             tls_ca=get("TEMPORAL_TLS_CA"),

@@ -5,10 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 import pytest
 from structlog.testing import capture_logs
@@ -20,10 +18,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.testing import ActivityEnvironment
 
-from activities.case_activities import CaseActivities, OutboxSink, WebhookDeliverySink
+from activities.case_activities import CaseActivities, OutboxSink
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
-from activities.webhook import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSink, sign, verify
 from policy_engine.language import PolicyError, SelectionError
 from workflows.contract import ActionRequest, CaseStart, ResolveRequest
 from workflows.trust import report_digest
@@ -134,85 +131,6 @@ def test_outbox_dedupes_concurrent_writers(tmp_path: Path) -> None:
     assert len(results) == 16 and results.count(True) == 1
     assert Outbox(path).count("refund") == 1
     assert Outbox(path).list()[0]["attempts"] == 16
-
-
-# --- webhook --------------------------------------------------------------------------------------
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    status = 200
-    seen: ClassVar[list[tuple[bytes, dict[str, str]]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).seen.append((body, dict(self.headers)))
-        self.send_response(type(self).status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
-    handler = type("Receiver", (_Receiver,), {"seen": [], "status": 200})
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/effects", handler
-    server.shutdown()
-    server.server_close()
-
-
-def test_webhook_signs_and_delivers_once(tmp_path: Path, receiver: tuple[str, type[_Receiver]]) -> None:
-    url, handler = receiver
-    box = Outbox(tmp_path / "o.sqlite3")
-    sink = WebhookDeliverySink(box, WebhookSink([url], "s3cret"))
-    assert sink.deliver(_request()) is True
-    assert sink.deliver(_request()) is False  # delivered rows are not sent again
-    assert len(handler.seen) == 1
-    body, headers = handler.seen[0]
-    assert verify(body, "s3cret", headers[SIGNATURE_HEADER])
-    assert headers[SIGNATURE_HEADER] == sign(body, "s3cret") and sign(body, "s3cret").startswith("sha256=")
-    assert not verify(body, "other", headers[SIGNATURE_HEADER])
-    assert not verify(body + b" ", "s3cret", headers[SIGNATURE_HEADER])
-    assert headers[KEY_HEADER] == "R-1/1/refund"
-    assert headers["Content-Type"] == "application/json" and headers[TIMESTAMP_HEADER].isdigit()
-    assert body.startswith(b'{"case_id":"R-1"')  # compact, sorted keys
-    assert box.list()[0]["delivered_at"] is not None
-
-
-@pytest.mark.parametrize(
-    ("status", "retryable"), [(400, False), (404, False), (422, False), (429, True), (500, True), (503, True)]
-)
-def test_webhook_failures(receiver: tuple[str, type[_Receiver]], status: int, retryable: bool) -> None:
-    url, handler = receiver
-    handler.status = status
-    with pytest.raises(ApplicationError) as info:
-        WebhookSink([url], "s").deliver({"a": 1}, "k")
-    assert info.value.non_retryable is (not retryable)
-    assert info.value.type == ("WebhookUnavailable" if retryable else "WebhookRejected")
-
-
-def test_a_failed_post_is_sent_again_on_retry(tmp_path: Path, receiver: tuple[str, type[_Receiver]]) -> None:
-    url, handler = receiver
-    box = Outbox(tmp_path / "o.sqlite3")
-    sink = WebhookDeliverySink(box, WebhookSink([url], "s"))
-    handler.status = 503
-    with pytest.raises(ApplicationError):
-        sink.deliver(_request())
-    assert box.list()[0]["delivered_at"] is None
-    handler.status = 200
-    assert sink.deliver(_request()) is True  # the retry delivers, under the same key
-    assert [h[KEY_HEADER] for _, h in handler.seen] == ["R-1/1/refund", "R-1/1/refund"]
-    assert box.count() == 1
-
-
-def test_webhook_unreachable_is_retried() -> None:
-    with pytest.raises(ApplicationError) as info:
-        WebhookSink(["http://127.0.0.1:9/none"], "s", timeout=2).deliver({}, "k")
-    assert not info.value.non_retryable
 
 
 # --- policy source --------------------------------------------------------------------------------

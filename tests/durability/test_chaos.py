@@ -59,7 +59,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from activities.outbox import Outbox
-from activities.webhook import KEY_HEADER, SIGNATURE_HEADER, verify
+from activities.webhook import KEY_HEADER, verify_request
 from aftersales_cli.devserver import answers, free_port, start_dev_server, stop, wait_until_ready
 from bench.cases import RETURN_EVENTS, return_case_data
 from starter import CaseError, EventRefused
@@ -70,7 +70,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES = int(os.environ.get("AFTERSALES_CHAOS_CASES", "200"))
 SEED = int(os.environ.get("AFTERSALES_CHAOS_SEED", "20261125"))
 TASK_QUEUE = "aftersales-chaos"
-SECRET = "chaos-webhook-secret"
+SECRET = "chaos-webhook-secret-of-enough-length"
 FAIL_FIRST_EVERY = 6  # cases n % 6 == 0: the receiver refuses (503) the first delivery of each of their effects
 # The chaos plan, in order; it stops early when the cases are done, and after it the worker is left
 # alone to finish them. The server outages come early, while many cases are in flight.
@@ -135,7 +135,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 key = self.headers.get(KEY_HEADER) or ""
-                signed = verify(body, SECRET, self.headers.get(SIGNATURE_HEADER) or "")
+                signed = verify_request(dict(self.headers), body, SECRET) is None
                 with receiver._lock:
                     first = key not in receiver._seen
                     receiver._seen.add(key)
@@ -258,6 +258,8 @@ class Cluster:
             "AFTERSALES_SINK": "webhook",
             "AFTERSALES_WEBHOOK_URLS": self.receiver.url,
             "AFTERSALES_WEBHOOK_SECRET": SECRET,
+            "AFTERSALES_WEBHOOK_ALLOW_HTTP": "true",  # the receiver is a local test server
+            "AFTERSALES_WEBHOOK_ALLOW_INTERNAL": "true",
             **process_env(self.folder),
         }
         with (self.folder / f"worker-{self.worker_starts}.log").open("wb") as log:

@@ -226,15 +226,19 @@ async def settled(handle: WorkflowHandle[Any, Any], patience: float = 30.0) -> t
     while True:
         try:
             if await handle.query(QUERY_IDLE, result_type=bool):
-                break
+                timeline = await handle.query(QUERY_TIMELINE, result_type=Timeline)
+                status = await handle.query(QUERY_STATUS, result_type=CaseStatus)
+                # Idle on both sides of the reads, with nothing new between them: a timer that came
+                # due meanwhile (the time-skipping server may move time on) starts an effect whose
+                # outbox row would not be there yet.
+                again = await handle.query(QUERY_TIMELINE, result_type=Timeline)
+                if len(again.entries) == len(timeline.entries) and await handle.query(QUERY_IDLE, result_type=bool):
+                    return status, timeline
         except WorkflowQueryFailedError:  # still opening: the policy is being resolved
             pass
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{handle.id} did not become idle within {patience:.0f} s")
         await asyncio.sleep(0.05)
-    timeline = await handle.query(QUERY_TIMELINE, result_type=Timeline)
-    status = await handle.query(QUERY_STATUS, result_type=CaseStatus)
-    return status, timeline
 
 
 def story(entries: list[Any]) -> tuple[list[str], list[str]]:

@@ -34,10 +34,11 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         {
             "AFTERSALES_SINK": "webhook",
             "AFTERSALES_WEBHOOK_URLS": "https://a.example/h, https://b.example/h",
-            "AFTERSALES_WEBHOOK_SECRET": "x",
+            "AFTERSALES_WEBHOOK_SECRET": "x" * 32,
         }
     )
     assert w.webhook_urls == ["https://a.example/h", "https://b.example/h"]
+    assert not w.webhook_allow_http and not w.webhook_allow_internal
     assert d.list_by_state and not Settings.from_env({"AFTERSALES_LIST_BY_STATE": "false"}).list_by_state
 
 
@@ -55,6 +56,21 @@ def test_log_format_defaults_to_json_off_a_terminal(monkeypatch: pytest.MonkeyPa
         ({"AFTERSALES_SINK": "webhook", "AFTERSALES_WEBHOOK_SECRET": "x"}, "WEBHOOK_URLS"),
         ({"AFTERSALES_SINK": "webhook", "AFTERSALES_WEBHOOK_URLS": "https://a.example"}, "WEBHOOK_SECRET"),
         ({"AFTERSALES_WEBHOOK_URLS": "ftp://a.example"}, "WEBHOOK_URLS"),
+        ({"AFTERSALES_WEBHOOK_URLS": "http://a.example/h"}, "AFTERSALES_WEBHOOK_ALLOW_HTTP=true"),
+        ({"AFTERSALES_WEBHOOK_URLS": "https://127.0.0.1/h"}, "AFTERSALES_WEBHOOK_ALLOW_INTERNAL=true"),
+        ({"AFTERSALES_WEBHOOK_URLS": "https://10.1.2.3/h"}, "AFTERSALES_WEBHOOK_ALLOW_INTERNAL=true"),
+        ({"AFTERSALES_WEBHOOK_URLS": "https://[::1]/h"}, "AFTERSALES_WEBHOOK_ALLOW_INTERNAL=true"),
+        ({"AFTERSALES_WEBHOOK_URLS": "https://api.localhost/h"}, "AFTERSALES_WEBHOOK_ALLOW_INTERNAL=true"),
+        ({"AFTERSALES_WEBHOOK_URLS": "https://169.254.169.254/h"}, "AFTERSALES_WEBHOOK_ALLOW_INTERNAL=true"),
+        ({"AFTERSALES_WEBHOOK_ALLOW_HTTP": "maybe"}, "AFTERSALES_WEBHOOK_ALLOW_HTTP"),
+        (
+            {
+                "AFTERSALES_SINK": "webhook",
+                "AFTERSALES_WEBHOOK_URLS": "https://a.example",
+                "AFTERSALES_WEBHOOK_SECRET": "s3cret",
+            },
+            "AFTERSALES_WEBHOOK_SECRET: the webhook secret must be at least 32 characters",
+        ),
         ({"AFTERSALES_LOG_FORMAT": "xml"}, "AFTERSALES_LOG_FORMAT"),
         ({"AFTERSALES_LIST_BY_STATE": "sometimes"}, "AFTERSALES_LIST_BY_STATE"),
         ({"TEMPORAL_TLS_CERT": "/c.pem"}, "TEMPORAL_TLS_KEY"),
