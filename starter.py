@@ -30,7 +30,6 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -206,7 +205,9 @@ class CaseClient:
         if principal is None:  # a backend's identity from its environment (AFTERSALES_AS, AFTERSALES_KEY_FILE)
             principal, private_key = _principal_from_env(settings)
         try:
-            client = await connect_client(settings, pydantic_data_converter)
+            client = await connect_client(settings)  # payloads encrypted with the settings' codec keys
+        except ValueError as exc:  # the codec key file (or a TLS file) cannot be used: why, and the fix
+            raise CaseError(str(exc)) from None
         except RuntimeError as exc:  # the SDK's connection failure, with gRPC internals in its text
             raise CannotConnect(
                 f"cannot reach Temporal at {settings.address} (namespace {settings.namespace}): is the "

@@ -19,7 +19,6 @@ from pathlib import Path
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -155,8 +154,8 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
     except GrantsError as exc:
         return _refuse(settings, "the grants file is invalid", "\n".join(str(p) for p in exc.problems))
     try:
-        client = await connect_client(settings, pydantic_data_converter)
-    except ValueError as exc:  # an unreadable TLS file, named
+        client = await connect_client(settings)  # payloads encrypted with the codec keys (AFTERSALES_CODEC_KEYS)
+    except ValueError as exc:  # an unreadable TLS or codec key file, named
         return _refuse(settings, str(exc))
     except RuntimeError:  # the SDK's connection failure, with gRPC internals in its text
         return _refuse(

@@ -2,17 +2,22 @@
 
 A worker killed mid-activity retries it; the insert is `INSERT OR IGNORE`, so the retry finds the
 row and the effect stays single. Several worker processes may share the file (WAL, busy timeout).
+The file holds case data (effect parameters: addresses, amounts): it and its -wal/-shm files are
+owner-only (0600).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from service.private_files import create_private, sqlite_files, tighten
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS effects (
@@ -31,6 +36,11 @@ CREATE INDEX IF NOT EXISTS effects_type ON effects (type);
 """
 
 
+# The standard library's logging: `aftersales outbox` (no logging configured) writes it to stderr,
+# never into the table it prints; the worker renders it as its other lines.
+log = logging.getLogger("aftersales.outbox")
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
@@ -41,7 +51,11 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # SQLite gives its -wal and -shm files the database file's mode: a 0600 database keeps them 0600.
+        for loose in tighten(sqlite_files(path)):
+            log.warning("the outbox holds case data: %s", loose)
+        create_private(path)
         for attempt in range(50):
             try:
                 db = self._connect()

@@ -14,6 +14,7 @@ from typing import Literal
 
 from temporalio.client import Client
 
+from service.private_files import create_private, sqlite_files, tighten
 from workflows.search_attributes import registration_args
 
 STATE_DIR = Path(".temporal")
@@ -123,7 +124,8 @@ def start_dev_server(
     """Start `temporal server start-dev` persisting to SQLite, with our search attributes registered.
 
     `namespaces` are created besides `default`. With `own_session` the server does not receive the
-    terminal's Ctrl-C: the caller stops it after its worker has stopped, not before.
+    terminal's Ctrl-C: the caller stops it after its worker has stopped, not before. Its database and
+    log hold case data: they are owner-only (files 0600, a new folder 0700, the server's umask 077).
     """
     host, port = split_address(address)
     args = [
@@ -145,15 +147,29 @@ def start_dev_server(
     else:
         args += ["--ui-port", str(ui_port)]
     if db_file is not None:
-        db_file.parent.mkdir(parents=True, exist_ok=True)
+        db_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Not created here: the server sets up its schema only in a database file it creates itself
+        # (an empty one makes it fail). It creates it under the umask below, so owner-only; an
+        # existing one is tightened, and SQLite gives the -wal/-shm files the database's mode.
+        tighten(sqlite_files(db_file))
         args += ["--db-filename", str(db_file)]
     out = None
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        create_private(log_file)
         out = log_file.open("ab")
     return subprocess.Popen(
-        args, stdout=out or subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=own_session
+        args,
+        stdout=out or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=own_session,
+        umask=0o077,  # whatever else the server writes is its owner's only
     )
+
+
+def tighten_state(db_file: Path, log_file: Path) -> list[str]:
+    """Make a dev server's existing database and log owner-only; what was loose, to tell the user."""
+    return [str(t) for t in tighten([*sqlite_files(db_file), log_file])]
 
 
 def wait_until_ready(

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import os
 import subprocess
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from aftersales_cli.common import err_console
 from aftersales_cli.devserver import DEFAULT_ADDRESS, STATE_DIR, stop
+
+if TYPE_CHECKING:
+    from service import Settings
 
 LOCAL_DEFAULTS = ("localhost:7233", "127.0.0.1:7233")  # what a command uses when TEMPORAL_ADDRESS is unset
 
@@ -48,6 +52,7 @@ def dev(
         probe,
         split_address,
         start_dev_server,
+        tighten_state,
         ui_url,
         wait_until_ready,
     )
@@ -64,6 +69,7 @@ def dev(
     if not 0 < ui < 65536:
         _fail(f"AFTERSALES_UI_PORT (--ui-port) must be a port number, not {ui}")
     configure_logging(settings.log_format)  # before the first Temporal client: SDK core logs go through it too
+    codec_note = _ensure_codec_keys(settings)
 
     try:
         # Connected as the worker will be (TLS, an API key): a TLS server is not "another program".
@@ -91,6 +97,8 @@ def dev(
             )
         state = home / STATE_DIR
         db_file, log_file = state / "dev.sqlite3", state / "server.log"
+        for loose in tighten_state(db_file, log_file):  # written before they were made owner-only
+            err_console.print(f"aftersales dev: the dev server's files hold case data: {loose}", markup=False)
         namespaces = [settings.namespace] if settings.namespace != "default" else []
         proc = start_dev_server(address, ui, db_file, log_file, namespaces=namespaces, own_session=True)
         try:
@@ -123,6 +131,7 @@ def dev(
     err_console.print(
         f"Temporal server: {server}\n"
         f"web UI:          {web}\n"
+        f"{codec_note}"
         f"In a second terminal, in {'this folder' if home.resolve() == Path.cwd().resolve() else home}:\n"
         + "".join(f"  {line}\n" for line in second)
         + "  aftersales case open examples/return-case.yaml\n"
@@ -139,6 +148,21 @@ def dev(
         if proc is not None:
             stop(proc)
     raise typer.Exit(code)
+
+
+def _ensure_codec_keys(settings: Settings) -> str:
+    """Dev mode makes the codec key file when missing; what the user should know about the payloads."""
+    if settings.payloads == "plain":
+        return "payloads:        NOT ENCRYPTED (AFTERSALES_PAYLOADS=plain)\n"
+    from service.codec_keys import CodecKeyError, ensure_key_ring
+
+    path = Path(settings.codec_keys_path)
+    try:
+        made = ensure_key_ring(path, dt.datetime.now(dt.UTC))
+    except (CodecKeyError, OSError) as exc:
+        _fail(f"dev mode: cannot make the codec key file: {exc}")
+    where = f"key {made.id} made in {_shown(path)}" if made else f"keys in {_shown(path)}"
+    return f"payloads:        encrypted ({where}); the web UI shows case data through `aftersales codec-server`\n"
 
 
 def _case_types(policy_dir: str) -> list[str]:

@@ -19,6 +19,7 @@ from temporalio.converter import DataConverter
 from temporalio.service import TLSConfig
 
 from activities.webhook import check_secret, check_url
+from service.codec import PAYLOAD_MODES, data_converter_for
 from workflows.contract import DEFAULT_TASK_QUEUE
 
 SINKS = ("outbox", "webhook")
@@ -66,6 +67,10 @@ class Settings:
     # The worker's own key (it signs the openings of linked cases as `aftersales-worker`); every
     # worker process of a task queue needs the same one. Made on first start when missing.
     worker_key_path: str = ".aftersales/keys/aftersales-worker.pem"  # AFTERSALES_WORKER_KEY
+    # Payload encryption (docs/security.md "Payload encryption"): `encrypted` (every payload in Temporal's
+    # history is AES-256-GCM ciphertext under the key file's keys) or `plain` (an explicit opt-out).
+    payloads: str = "encrypted"  # AFTERSALES_PAYLOADS
+    codec_keys_path: str = ".aftersales/keys/codec-keys.json"  # AFTERSALES_CODEC_KEYS, relative to the project folder
 
     def __post_init__(self) -> None:
         """A wrong setting stops the worker at start, with the variable to fix, not at the first case."""
@@ -103,6 +108,8 @@ class Settings:
             raise ValueError(f"AFTERSALES_CALLERS must be signed or open, not '{self.callers}'")
         if self.backdating_max_days < 1:
             raise ValueError(f"AFTERSALES_BACKDATING_MAX_DAYS must be 1 or more, not {self.backdating_max_days}")
+        if self.payloads not in PAYLOAD_MODES:
+            raise ValueError(f"AFTERSALES_PAYLOADS must be {' or '.join(PAYLOAD_MODES)}, not '{self.payloads}'")
 
     @property
     def tls(self) -> bool:
@@ -159,6 +166,8 @@ class Settings:
             grants_path=str(home / text("AFTERSALES_GRANTS", "grants_path")),
             worker_key_path=str(home / text("AFTERSALES_WORKER_KEY", "worker_key_path")),
             **_backdating_from_env(get, default),
+            payloads=text("AFTERSALES_PAYLOADS", "payloads").lower(),
+            codec_keys_path=str(home / text("AFTERSALES_CODEC_KEYS", "codec_keys_path")),
         )
 
 
@@ -215,8 +224,14 @@ def _read(path: str | None, variable: str) -> bytes | None:
         raise ValueError(f"{variable}: cannot read {path}: {exc.strerror or exc}") from None
 
 
-async def connect_client(settings: Settings, data_converter: DataConverter) -> Client:
-    """Connect as the settings say: plain on one machine, TLS (mutual or server-only) or an API key elsewhere."""
+async def connect_client(settings: Settings, data_converter: DataConverter | None = None) -> Client:
+    """Connect as the settings say: plain on one machine, TLS (mutual or server-only) or an API key elsewhere.
+
+    The payloads are encrypted with the settings' codec keys (`data_converter_for`) unless another
+    converter is given (a probe that reads no payload). Raises ValueError naming an unusable file.
+    """
+    if data_converter is None:
+        data_converter = data_converter_for(settings)
     tls: bool | TLSConfig = False
     if settings.tls:
         tls = TLSConfig(

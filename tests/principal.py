@@ -14,6 +14,8 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 
 from policy_engine.language.model import ROLES
+from service.codec import encrypting_converter
+from service.codec_keys import add_key, load_key_ring
 from service.identity import Grants, Principal, PublicKey, mint, new_private_key, opening, public_pem, write_private_key
 from service.identity.admission import CallerGate
 from starter import CaseClient
@@ -33,6 +35,11 @@ CUSTOMER = Principal(
 )
 GRANTS = Grants({NAME: PRINCIPAL, CUSTOMER_NAME: CUSTOMER}, "tests", "tests")
 GATE = CallerGate("signed", lambda: GRANTS)
+# The session's payload encryption key, as a worker run as its own process reads it (AFTERSALES_CODEC_KEYS),
+# and the converter the tests' own clients encrypt and decrypt with.
+CODEC_KEYS = KEY_FILE.parent / "codec-keys.json"
+add_key(CODEC_KEYS, dt.datetime.now(dt.UTC))
+DATA_CONVERTER = encrypting_converter(load_key_ring(CODEC_KEYS))
 
 
 def signed_client(client: Any, task_queue: str, **kwargs: Any) -> CaseClient:
@@ -73,9 +80,11 @@ def write_grants(
 
 
 def process_env(folder: Path) -> dict[str, str]:
-    """What a worker or command run as its own process needs to check and sign as the test principal."""
+    """What a worker or command run as its own process needs to check and sign as the test principal,
+    and to encrypt payloads with the session's codec key (`DATA_CONVERTER`)."""
     return {
         "AFTERSALES_GRANTS": str(write_grants(folder / "grants.yaml")),
         "AFTERSALES_AS": NAME,
         "AFTERSALES_KEY_FILE": str(KEY_FILE),
+        "AFTERSALES_CODEC_KEYS": str(CODEC_KEYS),
     }

@@ -55,7 +55,6 @@ from typing import Any, TypeVar
 import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from activities.outbox import Outbox
@@ -63,7 +62,7 @@ from activities.webhook import KEY_HEADER, verify_request
 from aftersales_cli.devserver import answers, free_port, start_dev_server, stop, wait_until_ready
 from bench.cases import RETURN_EVENTS, return_case_data
 from starter import CaseError, EventRefused
-from tests.principal import process_env, signed_client
+from tests.principal import DATA_CONVERTER, process_env, signed_client
 from workflows.contract import QUERY_TIMELINE, CaseStatus, Timeline, workflow_id_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -449,7 +448,7 @@ async def _action_runs(client: Client, case_id: str) -> list[ActionRun]:
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = e.activity_task_scheduled_event_attributes
             if attrs.activity_type.name == "run_action":
-                runs[e.event_id] = ActionRun(key=json.loads(attrs.input.payloads[0].data)["key"])
+                runs[e.event_id] = ActionRun(key=(await client.data_converter.decode(attrs.input.payloads))[0]["key"])
         elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             started = e.activity_task_started_event_attributes
             if started.scheduled_event_id in runs:
@@ -464,7 +463,7 @@ async def _action_runs(client: Client, case_id: str) -> list[ActionRun]:
 async def test_cases_survive_killed_workers_and_servers_and_refund_once(cluster: Cluster) -> None:
     began = time.monotonic()
     rng = random.Random(SEED)
-    client = await Client.connect(cluster.address, data_converter=pydantic_data_converter)
+    client = await Client.connect(cluster.address, data_converter=DATA_CONVERTER)
     now = dt.datetime.now(dt.UTC)
     sent = {case_id_of(n): chaos_case_data(n, now) for n in range(CASES)}
     done = asyncio.Event()

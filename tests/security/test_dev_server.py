@@ -16,14 +16,13 @@ from subprocess import PIPE
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.outbox import Outbox
 from policy_engine.language import PolicySet
 from starter import CaseRefused, EventRefused
 from tests.conftest import POLICIES, ROOT
 from tests.e2e.harness import Deferred, in_memory_dev_server, running_worker, settled
-from tests.principal import process_env, signed_client
+from tests.principal import DATA_CONVERTER, process_env, signed_client
 from tests.security.attacks import (
     drive_to_refund,
     forged_pinned_start,
@@ -46,7 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest_asyncio.fixture(scope="module")
 async def client(server: str) -> Client:
-    return await Client.connect(server, data_converter=pydantic_data_converter)
+    return await Client.connect(server, data_converter=DATA_CONVERTER)
 
 
 @pytest.fixture(scope="module")
