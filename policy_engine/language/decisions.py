@@ -17,7 +17,6 @@ from typing import Any
 from jinja2.exceptions import TemplateError
 
 from policy_engine.language.expressions import (
-    ENV,
     Compiled,
     ExpressionError,
     compile_expression,
@@ -25,6 +24,7 @@ from policy_engine.language.expressions import (
     referenced_paths,
 )
 from policy_engine.language.model import Decision, Rule
+from policy_engine.language.sandbox import ENV
 
 
 @dataclass

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
 from jinja2 import Template as JinjaTemplate
+from jinja2 import TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import TemplateError
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
 
+from policy_engine.language.expression_limits import MAX_RENDERED, LimitExceeded
 from policy_engine.language.problems import did_you_mean, unknown_name
+from policy_engine.language.sandbox import ENV, BudgetedContext
 
 
 class ExpressionError(Exception):
@@ -34,27 +35,6 @@ class TemplateCompileError(ValueError):
     def __init__(self, message: str, lineno: int) -> None:
         super().__init__(message)
         self.lineno = lineno
-
-
-class _Env(SandboxedEnvironment):
-    """Dictionaries are read by key only, so `case.items` is the field, never dict.items."""
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, Mapping):
-            if attribute in obj:
-                return obj[attribute]
-            return self.undefined(obj=obj, name=attribute)
-        return super().getattr(obj, attribute)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        if isinstance(obj, Mapping):
-            if argument in obj:
-                return obj[argument]
-            return self.undefined(obj=obj, name=argument)
-        return super().getitem(obj, argument)
-
-
-ENV = _Env(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
 class Compiled:
@@ -76,10 +56,17 @@ class Compiled:
         self._name = template.name
 
     def context(self, names: Mapping[str, Any]) -> Context:
-        return Context(ENV, {**self._globals, **names}, self._name, self._blocks)
+        return BudgetedContext(ENV, {**self._globals, **names}, self._name, self._blocks)
 
     def render(self, names: Mapping[str, Any]) -> str:
-        return ENV.concat(self._root(self.context(names)))  # type: ignore[attr-defined,no-any-return]
+        pieces: list[str] = []
+        size = 0
+        for piece in self._root(self.context(names)):
+            size += len(piece)
+            if size > MAX_RENDERED:
+                raise LimitExceeded(f"the text would be longer than {MAX_RENDERED:,} characters")
+            pieces.append(piece)
+        return "".join(pieces)
 
     def evaluate(self, names: Mapping[str, Any]) -> Any:
         """The value an expression template assigns to `result`."""
@@ -111,6 +98,8 @@ class Expression:
     def __call__(self, names: Mapping[str, Any]) -> Any:
         try:
             result = self._fn.evaluate(names)
+        except LimitExceeded as exc:
+            raise ExpressionError(f"`{self.text}`: {exc}") from None
         except TemplateError as exc:
             raise ExpressionError(f"`{self.text}`: {exc.message or exc}") from None
         except TypeError as exc:
@@ -238,6 +227,8 @@ class Template:
     def render(self, names: Mapping[str, Any]) -> str:
         try:
             return self._template.render(names).strip()
+        except LimitExceeded as exc:
+            raise ExpressionError(f"template: {exc}") from None
         except TemplateError as exc:
             raise ExpressionError(f"template: {exc.message or exc}") from None
         except Exception as exc:
