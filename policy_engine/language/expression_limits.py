@@ -115,6 +115,12 @@ _PRINTF = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([d
 
 def printf(budget: Budget, fmt: str, values: Any) -> str:
     """`fmt % values`, its widths and precisions capped."""
+    budget.build(len(fmt) + printf_widths(fmt), "`%` format")
+    return str(fmt % values)
+
+
+def printf_widths(fmt: str) -> int:
+    """The widths and precisions of a printf-style format, each checked; their sum."""
     widths = 0
     for match in _PRINTF.finditer(fmt):
         for size in match.group(1, 2):
@@ -123,8 +129,7 @@ def printf(budget: Budget, fmt: str, values: Any) -> str:
             if size:
                 check_width(int(size), "`%` format")
                 widths += int(size)
-    budget.build(len(fmt) + widths, "`%` format")
-    return str(fmt % values)
+    return widths
 
 
 # A `str.format` spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type].
