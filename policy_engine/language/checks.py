@@ -24,8 +24,9 @@ from policy_engine.language.definition_checks import (
     check_windows,
 )
 from policy_engine.language.expression_checks import ExpressionChecker
-from policy_engine.language.expressions import check_names, compile_template
+from policy_engine.language.expressions import compile_template
 from policy_engine.language.model import ROLES, Branch, Handler, Policy, Target
+from policy_engine.language.name_checks import check_names
 from policy_engine.language.problems import Problem, unknown_name
 from policy_engine.language.reachability import check_reachability
 from policy_engine.language.scope import Scope, event_scope, policy_scope

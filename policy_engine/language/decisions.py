@@ -17,14 +17,13 @@ from typing import Any
 from jinja2.exceptions import TemplateError
 
 from policy_engine.language.expressions import (
-    ENV,
-    Compiled,
     ExpressionError,
     compile_expression,
     lookup_path,
     referenced_paths,
 )
 from policy_engine.language.model import Decision, Rule
+from policy_engine.language.sandbox import ENV, Compiled
 
 
 @dataclass

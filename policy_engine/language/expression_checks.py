@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from policy_engine.language.expressions import Operand, check_names, comparisons, referenced_paths
+from policy_engine.language.expressions import Operand, comparisons, referenced_paths
 from policy_engine.language.fields import value_kind
 from policy_engine.language.model import ROLES, Policy
+from policy_engine.language.name_checks import check_names
 from policy_engine.language.problems import unknown_name
 from policy_engine.language.scope import Scope, field_kind
 from policy_engine.language.walk import handlers

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
-from jinja2 import Template as JinjaTemplate
+from jinja2 import TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import TemplateError
-from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
 
-from policy_engine.language.problems import did_you_mean, unknown_name
+from policy_engine.language.expression_limits import LimitExceeded
+from policy_engine.language.sandbox import ENV, Compiled
 
 
 class ExpressionError(Exception):
@@ -34,65 +32,6 @@ class TemplateCompileError(ValueError):
     def __init__(self, message: str, lineno: int) -> None:
         super().__init__(message)
         self.lineno = lineno
-
-
-class _Env(SandboxedEnvironment):
-    """Dictionaries are read by key only, so `case.items` is the field, never dict.items."""
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, Mapping):
-            if attribute in obj:
-                return obj[attribute]
-            return self.undefined(obj=obj, name=attribute)
-        return super().getattr(obj, attribute)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        if isinstance(obj, Mapping):
-            if argument in obj:
-                return obj[argument]
-            return self.undefined(obj=obj, name=argument)
-        return super().getitem(obj, argument)
-
-
-ENV = _Env(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-
-
-class Compiled:
-    """A Jinja template run with a context built the cheap way.
-
-    Jinja builds each render's context from a chain of the template's and the environment's globals,
-    walking that chain twice per call; that cost more than evaluating the expression itself. The
-    globals never change after compiling, so they are flattened once and each call only merges the
-    names in. Errors propagate unchanged (no traceback rewriting), for the caller to turn into
-    messages.
-    """
-
-    __slots__ = ("_blocks", "_globals", "_name", "_root")
-
-    def __init__(self, template: JinjaTemplate) -> None:
-        self._globals = dict(template.globals)
-        self._root = template.root_render_func
-        self._blocks = template.blocks
-        self._name = template.name
-
-    def context(self, names: Mapping[str, Any]) -> Context:
-        return Context(ENV, {**self._globals, **names}, self._name, self._blocks)
-
-    def render(self, names: Mapping[str, Any]) -> str:
-        return ENV.concat(self._root(self.context(names)))  # type: ignore[attr-defined,no-any-return]
-
-    def evaluate(self, names: Mapping[str, Any]) -> Any:
-        """The value an expression template assigns to `result`."""
-        ctx = self.context(names)
-        for _ in self._root(ctx):
-            pass
-        return ctx.vars["result"]
-
-
-# Marks a part of the name tree where anything goes (results of filters, list items, parameters
-# read with a computed key).
-ANY: Any = object()
-NameTree = Mapping[str, Any]
 
 
 class Expression:
@@ -111,6 +50,8 @@ class Expression:
     def __call__(self, names: Mapping[str, Any]) -> Any:
         try:
             result = self._fn.evaluate(names)
+        except LimitExceeded as exc:
+            raise ExpressionError(f"`{self.text}`: {exc}") from None
         except TemplateError as exc:
             raise ExpressionError(f"`{self.text}`: {exc.message or exc}") from None
         except TypeError as exc:
@@ -166,61 +107,6 @@ def compile_expression(text: str) -> Expression:
     return Expression(text)
 
 
-def check_names(text: str, scope: NameTree, *, template: bool = False) -> list[str]:
-    """Names an expression (or template) reads that the scope does not declare, as messages.
-
-    The scope is a tree: a mapping lists the known fields below a name, None marks a leaf (a value
-    with no fields we know of), ANY allows any field below.
-    """
-    source = text if template else "{{ " + text + " }}"
-    try:
-        ast = ENV.parse(source)
-    except TemplateSyntaxError as exc:
-        return [_syntax_message(text, exc)]
-    problems: list[str] = []
-    local_names: set[str] = set()
-    for node in ast.find_all((nodes.For, nodes.Assign, nodes.Macro)):
-        for target in node.find_all(nodes.Name):
-            if target.ctx in ("store", "param"):
-                local_names.add(target.name)
-
-    def resolve(node: nodes.Node) -> tuple[Any, str]:
-        if isinstance(node, nodes.Name):
-            if node.name in local_names:
-                return ANY, node.name
-            if node.name not in scope:
-                problems.append(unknown_name("name", node.name, scope))
-                return ANY, node.name
-            return scope[node.name], node.name
-        if isinstance(node, nodes.Getattr):
-            return step(node.node, node.attr)
-        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-            return step(node.node, node.arg.value)
-        visit_children(node)
-        return ANY, ""
-
-    def step(base_node: nodes.Node, attr: str) -> tuple[Any, str]:
-        base, dotted = resolve(base_node)
-        here = f"{dotted}.{attr}" if dotted else attr
-        if isinstance(base, Mapping):
-            if attr in base:
-                return base[attr], here
-            if dotted:
-                problems.append(f"unknown field '{here}'{did_you_mean(attr, base)}")
-            return ANY, here
-        return ANY, here
-
-    def visit_children(node: nodes.Node) -> None:
-        for child in node.iter_child_nodes():
-            if isinstance(child, nodes.Name | nodes.Getattr | nodes.Getitem):
-                resolve(child)
-            else:
-                visit_children(child)
-
-    visit_children(ast)
-    return list(dict.fromkeys(problems))
-
-
 class Template:
     """A compiled message template rendered in the sandbox with strict undefined names."""
 
@@ -238,6 +124,8 @@ class Template:
     def render(self, names: Mapping[str, Any]) -> str:
         try:
             return self._template.render(names).strip()
+        except LimitExceeded as exc:
+            raise ExpressionError(f"template: {exc}") from None
         except TemplateError as exc:
             raise ExpressionError(f"template: {exc.message or exc}") from None
         except Exception as exc:

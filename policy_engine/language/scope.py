@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from policy_engine.language.expressions import ANY
 from policy_engine.language.fields import FieldSpec, field_paths
 from policy_engine.language.model import Policy
+from policy_engine.language.name_checks import ANY
 
 Scope = dict[str, Any]
 

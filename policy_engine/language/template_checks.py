@@ -7,7 +7,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from policy_engine.language.expressions import TemplateCompileError, check_names, compile_template
+from policy_engine.language.expressions import TemplateCompileError, compile_template
+from policy_engine.language.name_checks import name_problems
 from policy_engine.language.problems import Problem
 from policy_engine.language.scope import Scope, template_scope
 
@@ -35,11 +36,11 @@ def check_template_files(
                 problems.append(Problem(template_file.file, exc.lineno, 1, str(exc)))
                 continue
             for scope in scopes:
-                for message in check_names(template_file.source, template_scope(scope), template=True):
-                    line, col = _locate(template_file.source, message)
-                    if (template_file.file, line, col, message) not in seen:
-                        seen.add((template_file.file, line, col, message))
-                        problems.append(Problem(template_file.file, line, col, message))
+                for found in name_problems(template_file.source, template_scope(scope), template=True):
+                    line, col = _locate(template_file.source, found.message, found.lineno)
+                    if (template_file.file, line, col, found.message) not in seen:
+                        seen.add((template_file.file, line, col, found.message))
+                        problems.append(Problem(template_file.file, line, col, found.message))
     return problems
 
 
@@ -52,17 +53,20 @@ _CODE = re.compile(
 )
 
 
-def _locate(source: str, message: str) -> tuple[int, int]:
-    """Where the name a message quotes is first read in a template: in a `{{ }}` or `{% %}` block,
-    whole (`customer` is not found in `case.customer` or `customers`)."""
+def _locate(source: str, message: str, lineno: int = 1) -> tuple[int, int]:
+    """Where the name a message quotes is first read in a template from line `lineno` on (where the
+    problem is): in a `{{ }}` or `{% %}` block, whole (`customer` is not found in `case.customer` or
+    `customers`). The start of line `lineno` when the message quotes no name, or one not found."""
     match = re.search(r"'([^']+)'", message)
-    if match:
-        name = re.compile(rf"(?<![\w.]){re.escape(match.group(1))}(?!\w)")
-        for code in _CODE.finditer(source):
-            if code.group(1) is None:
-                continue  # a comment or a raw block
-            found = name.search(code.group(1))
-            if found:
-                before = source[: code.start(1) + found.start()]
-                return before.count("\n") + 1, len(before) - before.rfind("\n")
-    return 1, 1
+    if not match:
+        return lineno, 1
+    line_start = sum(len(line) for line in source.splitlines(keepends=True)[: lineno - 1])
+    name = re.compile(rf"(?<![\w.]){re.escape(match.group(1))}(?!\w)")
+    for code in _CODE.finditer(source):
+        if code.group(1) is None or code.end(1) <= line_start:
+            continue  # a comment or a raw block, or before the problem's line
+        found = name.search(code.group(1), max(line_start - code.start(1), 0))
+        if found:
+            before = source[: code.start(1) + found.start()]
+            return before.count("\n") + 1, len(before) - before.rfind("\n")
+    return lineno, 1

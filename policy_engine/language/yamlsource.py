@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from policy_engine.language.problems import Problem
+from policy_engine.language.yaml_limits import check_yaml_limits, file_too_large
 
 DocPath = tuple[str | int, ...]
 Position = tuple[str, int, int]  # file, line, column (1-based)
@@ -172,7 +173,11 @@ def _build(loader: Any, node: yaml.Node, path: DocPath, smap: SourceMap, problem
 
 
 def load_yaml_text(text: str, file: str) -> tuple[Any, SourceMap, list[Problem]]:
-    """Parse one YAML document. Returns (data, positions, problems); data is None on syntax errors."""
+    """Parse one YAML document. Returns (data, positions, problems); data is None on syntax errors
+    and on a file past a limit of `yaml_limits` (refused before it is composed)."""
+    over_limit = check_yaml_limits(text, file, _FastLoader)
+    if over_limit is not None:
+        return None, SourceMap(file), [over_limit]
     if _FastLoader is not _Loader:
         try:
             return _compose(_FastLoader(text), file)
@@ -204,6 +209,9 @@ def _compose(loader: Any, file: str) -> tuple[Any, SourceMap, list[Problem]]:
 def load_yaml_file(path: Path, display: str | None = None) -> tuple[Any, SourceMap, list[Problem]]:
     name = display or str(path)
     try:
+        too_large = file_too_large(path.stat().st_size, name)
+        if too_large is not None:
+            return None, SourceMap(name), [too_large]
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, SourceMap(name), [Problem(name, 1, 1, f"cannot read file: {exc}")]
