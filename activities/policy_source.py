@@ -32,7 +32,9 @@ log = structlog.get_logger("aftersales.policies")
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 
-WATCH_EVERY = 1.0  # seconds between two looks at the policy folder
+# Seconds between two looks at the policy folder (a few dozen stats). Half a second, because the
+# child that checks a change takes most of the two seconds in which an edit is to be reported.
+WATCH_EVERY = 0.5
 # An editor may save in steps (truncate, then write): a change is read once the folder has looked
 # the same for this long, so a half-written file is not reported as a broken edit.
 SETTLE = 0.2
