@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -72,7 +73,7 @@ def take_snapshot(policy_dir: Path) -> Snapshot:
                     original = Path(folder) / name
                     copy = root / original.relative_to(policy_dir)
                     copy.parent.mkdir(parents=True, exist_ok=True)
-                    copy.write_bytes(_read(original))
+                    _copy(original, copy)
         root.mkdir(exist_ok=True)  # a folder without policy files: the loader says what is missing
     except BaseException:
         shutil.rmtree(private, ignore_errors=True)
@@ -80,8 +81,11 @@ def take_snapshot(policy_dir: Path) -> Snapshot:
     return Snapshot(policy_dir, root)
 
 
-def _read(path: Path) -> bytes:
+def _copy(original: Path, copy: Path) -> None:
+    """Copy one file, streamed (a huge file costs disk, not the worker's memory); only regular files."""
     try:
-        return path.read_bytes()
+        if not stat.S_ISREG(original.stat().st_mode):  # a FIFO or a device would block or never end
+            raise PolicyError([Problem(display_path(original), 1, 1, "not a regular file")])
+        shutil.copyfile(original, copy)
     except OSError as exc:  # unreadable, a dangling link, removed since the walk (the caller looks again)
-        raise PolicyError([Problem(display_path(path), 1, 1, f"cannot read file: {exc.strerror or exc}")]) from None
+        raise PolicyError([Problem(display_path(original), 1, 1, f"cannot read file: {exc.strerror or exc}")]) from None

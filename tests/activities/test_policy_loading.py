@@ -3,6 +3,7 @@ with its last good set and says why, and at start-up it refuses to start instead
 
 from __future__ import annotations
 
+import os
 import stat
 import sys
 import time
@@ -119,6 +120,14 @@ def test_the_copy_is_private_and_removed_after_use(policy_dir: Path) -> None:
     assert not snapshot.root.parent.exists()
 
 
+def test_a_file_that_is_not_a_regular_file_is_refused_not_waited_for(policy_dir: Path) -> None:
+    fifo = policy_dir / "pipe.yaml"
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    with pytest.raises(PolicyError) as info:
+        load_isolated(policy_dir)
+    assert [str(p) for p in info.value.problems] == [f"{display_path(fifo)}:1:1: not a regular file"]
+
+
 # --- a child that misbehaves: the last good set serves, the reason is logged once --------------------
 
 
@@ -135,9 +144,11 @@ def test_the_copy_is_private_and_removed_after_use(policy_dir: Path) -> None:
     ids=["too-slow", "segfault", "sigkill", "garbage", "bad-problem", "exit-7"],
 )
 def test_a_misbehaving_child_keeps_the_last_good_set(policy_dir: Path, loader: list[str], reason: str) -> None:
-    source = PolicySource(policy_dir, check_every=0, limits=LoadLimits(timeout=1))
+    source = PolicySource(policy_dir, check_every=0)
     before = _version(source)
     source.loader = tuple(loader)
+    if loader is SLEEPS:  # the others get the default 30 s: ample for a slow machine to start Python
+        source.limits = LoadLimits(timeout=1)
     _edit(policy_dir)
     with capture_logs() as logs:
         assert source.maybe_reload() is False
@@ -183,7 +194,7 @@ def test_very_deep_nesting_is_not_adopted(policy_dir: Path) -> None:
 
 def test_a_set_that_cannot_be_loaded_at_start_is_a_load_failure(policy_dir: Path) -> None:
     with pytest.raises(LoadFailed) as info:
-        PolicySource(policy_dir, limits=LoadLimits(timeout=1), loader=SEGFAULTS)
+        PolicySource(policy_dir, loader=SEGFAULTS)
     assert info.value.reason == "the loader was killed by signal SIGSEGV"
 
 
