@@ -24,6 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.case_activities import CaseActivities, OutboxSink, WebhookDeliverySink
 from activities.outbox import Outbox
+from activities.policy_loading import LoadFailed, LoadLimits
 from activities.policy_source import PolicySource
 from activities.start_checks import Backdating
 from activities.webhook import WebhookSink
@@ -133,8 +134,11 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
     except ValueError as exc:  # names the variable to fix
         return _refuse(None, str(exc))
     configure_logging(settings.log_format)
+    limits = LoadLimits(timeout=settings.policy_load_timeout, memory_mb=settings.policy_load_memory_mb)
     try:
-        source = PolicySource(Path(settings.policy_dir))
+        source = PolicySource(Path(settings.policy_dir), limits=limits)
+    except LoadFailed as exc:  # the loading child ran out of time or memory, or crashed
+        return _refuse(settings, f"policy set not adopted from {settings.policy_dir}: {exc.reason}")
     except Exception as exc:  # PolicyError: print every problem, refuse to start
         problems = getattr(exc, "problems", None)
         for problem in problems or [exc]:

@@ -3,9 +3,14 @@
 An operator's broken edit never reaches a case: the new set is checked whole, and if any problem is
 found each one is logged as FILE:LINE:COL and the worker keeps serving the set it had.
 
+Every set, the first one included, is loaded first by a child process with limits on time and
+memory (activities.policy_loading): a file that would exhaust, hang or crash the loader costs a
+child, never the worker, and is reported like a broken edit ("policy set not adopted: REASON").
+
 The worker watches the folder itself (`start_watching`), so an edit is reported within a second or
 two of saving it, not when the next case happens to open; `resolve` checks too, so a case opened
-right after an edit gets the newest good set.
+right after an edit gets the newest good set. While a load is in flight, `resolve` does not wait
+for it (that may take the child's whole time limit): the case opens on the current good set.
 """
 
 from __future__ import annotations
@@ -14,19 +19,22 @@ import contextvars
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from policy_engine.language import PolicyError, PolicySet, ResolvedPolicy, load_policy_set
+from activities.policy_loading import CHILD_COMMAND, LoadFailed, LoadLimits, load_isolated
+from policy_engine.language import PolicyError, PolicySet, ResolvedPolicy
 
 log = structlog.get_logger("aftersales.policies")
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 
-WATCH_EVERY = 1.0  # seconds between two looks at the policy folder
+# Seconds between two looks at the policy folder (a few dozen stats). Half a second, because the
+# child that checks a change takes most of the two seconds in which an edit is to be reported.
+WATCH_EVERY = 0.5
 # An editor may save in steps (truncate, then write): a change is read once the folder has looked
 # the same for this long, so a half-written file is not reported as a broken edit.
 SETTLE = 0.2
@@ -55,12 +63,25 @@ def _versions(policies: PolicySet) -> dict[str, str]:
 class PolicySource:
     """Thread-safe: activities call `resolve` from the worker's thread pool, the watcher from its thread."""
 
-    def __init__(self, policy_dir: Path, *, check_every: float = 1.0) -> None:
+    def __init__(
+        self,
+        policy_dir: Path,
+        *,
+        check_every: float = 1.0,
+        limits: LoadLimits = LoadLimits(),
+        loader: Sequence[str] = CHILD_COMMAND,
+    ) -> None:
+        """Load the set now; raises PolicyError or LoadFailed, and the worker refuses to start.
+
+        `limits` bound each load's child process; `loader` is its command (tests play a bad child).
+        """
         self.policy_dir = policy_dir
         self.check_every = check_every
-        self._lock = threading.Lock()
+        self.limits = limits
+        self.loader = tuple(loader)
+        self._lock = threading.Lock()  # held for a whole load: one child at a time
         self._fingerprint = fingerprint(policy_dir)
-        self._set = load_policy_set([policy_dir])  # raises PolicyError: the worker refuses to start
+        self._set = self._load()
         self._checked = time.monotonic()
         self.rejected: Fingerprint | None = None  # the last fingerprint found invalid (logged once)
         self._watcher: threading.Thread | None = None
@@ -70,17 +91,24 @@ class PolicySource:
         """The set serving new cases (running cases keep the policy they pinned)."""
         return self._set
 
+    def loading(self) -> bool:
+        """Whether a load is in flight (its child running, or the worker adopting what it checked)."""
+        return self._lock.locked()
+
     def maybe_reload(self) -> bool:
-        """Reload if the files changed, at most once every `check_every` seconds; True when a new set was adopted."""
+        """Reload if the files changed, at most once every `check_every` seconds; True when a new set was adopted.
+
+        Never waits for a load already in flight (the watcher's): the current set answers meanwhile.
+        """
         if time.monotonic() - self._checked < self.check_every:
             return False
-        return self.reload_if_changed()
+        return self.reload_if_changed(wait=False)
 
-    def reload_if_changed(self, settle: float = 0.0) -> bool:
+    def reload_if_changed(self, settle: float = 0.0, *, wait: bool = True) -> bool:
         """Reload now if the files changed; True when a new set was adopted.
 
         With `settle`, a change is read only once the files have stayed the same for that long (the
-        next call tries again otherwise).
+        next call tries again otherwise). Without `wait`, give up at once if another thread is loading.
         """
         self._checked = time.monotonic()
         seen = fingerprint(self.policy_dir)
@@ -90,24 +118,31 @@ class PolicySource:
             time.sleep(settle)
             if fingerprint(self.policy_dir) != seen:
                 return False
-        with self._lock:
+        if not self._lock.acquire(blocking=wait):
+            return False
+        try:
             seen = fingerprint(self.policy_dir)
             if seen in (self._fingerprint, self.rejected):  # another thread got here first
                 return False
             try:
-                new = load_policy_set([self.policy_dir])
-            except PolicyError as exc:
+                new = self._load()
+            except Exception as exc:  # the set's problems, a child that failed, a file caught mid-write
+                if fingerprint(self.policy_dir) != seen:  # changed while loading: judge the newer files
+                    return False
                 self.rejected = seen
-                _outside_any_case(self._report_problems, exc)
+                _outside_any_case(self._report_rejection, exc)
                 return False
-            except Exception as exc:  # a file caught mid-write, a permission change: same rule
-                self.rejected = seen
-                _outside_any_case(self._report_failure, exc)
+            if fingerprint(self.policy_dir) != seen:  # the copy may mix old and new files: look again
                 return False
             old, was_rejected = self._set, self.rejected is not None
             self._set, self._fingerprint, self.rejected = new, seen, None
+        finally:
+            self._lock.release()
         _outside_any_case(self._report_reload, old, new, was_rejected)
         return True
+
+    def _load(self) -> PolicySet:
+        return load_isolated(self.policy_dir, self.limits, self.loader)
 
     def resolve(self, case_type: str, data: Mapping[str, Any], opened_at: dt.datetime) -> ResolvedPolicy:
         """The policy for a new case, from fresh files; raises SelectionError when none fits."""
@@ -146,6 +181,17 @@ class PolicySource:
                 )
 
     # --- what the operator reads ------------------------------------------------------------------
+
+    def _report_rejection(self, exc: Exception) -> None:
+        if isinstance(exc, PolicyError):
+            self._report_problems(exc)
+        elif isinstance(exc, LoadFailed):
+            log.error(
+                f"policy set not adopted: {exc.reason}; still serving the last good set",
+                policy_dir=str(self.policy_dir),
+            )
+        else:  # cannot happen by design; said, and the set kept, rather than the watcher dying
+            self._report_failure(exc)
 
     def _report_problems(self, exc: PolicyError) -> None:
         for problem in exc.problems:

@@ -25,6 +25,10 @@ from workflows.contract import DEFAULT_TASK_QUEUE
 SINKS = ("outbox", "webhook")
 POLICY_DIR = "policies"  # the policy folder's name in a project, and the default AFTERSALES_POLICY_DIR
 LOG_FORMATS = ("json", "console")  # see service.logs
+# Bounds of the policy loading child's limits: below 64 MB it cannot even start Python and the
+# language; above an hour or a terabyte a limit no longer protects anything.
+MIN_POLICY_LOAD_MEMORY_MB, MAX_POLICY_LOAD_MEMORY_MB = 64, 1 << 20
+MAX_POLICY_LOAD_TIMEOUT = 3600
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,10 @@ class Settings:
     # history is AES-256-GCM ciphertext under the key file's keys) or `plain` (an explicit opt-out).
     payloads: str = "encrypted"  # AFTERSALES_PAYLOADS
     codec_keys_path: str = ".aftersales/keys/codec-keys.json"  # AFTERSALES_CODEC_KEYS, relative to the project folder
+    # What the child process that loads a policy set may spend before the set is refused
+    # (docs/security.md, "Policy loading"): seconds of wall time, and megabytes of address space.
+    policy_load_timeout: float = 30.0  # AFTERSALES_POLICY_LOAD_TIMEOUT
+    policy_load_memory_mb: int = 1024  # AFTERSALES_POLICY_LOAD_MEMORY_MB
 
     def __post_init__(self) -> None:
         """A wrong setting stops the worker at start, with the variable to fix, not at the first case."""
@@ -110,6 +118,15 @@ class Settings:
             raise ValueError(f"AFTERSALES_BACKDATING_MAX_DAYS must be 1 or more, not {self.backdating_max_days}")
         if self.payloads not in PAYLOAD_MODES:
             raise ValueError(f"AFTERSALES_PAYLOADS must be {' or '.join(PAYLOAD_MODES)}, not '{self.payloads}'")
+        if not 0 < self.policy_load_timeout <= MAX_POLICY_LOAD_TIMEOUT:  # NaN too
+            raise ValueError(
+                f"AFTERSALES_POLICY_LOAD_TIMEOUT must be seconds above 0, at most {MAX_POLICY_LOAD_TIMEOUT}"
+            )
+        if not MIN_POLICY_LOAD_MEMORY_MB <= self.policy_load_memory_mb <= MAX_POLICY_LOAD_MEMORY_MB:
+            raise ValueError(
+                "AFTERSALES_POLICY_LOAD_MEMORY_MB must be whole megabytes from "
+                f"{MIN_POLICY_LOAD_MEMORY_MB} to {MAX_POLICY_LOAD_MEMORY_MB}"
+            )
 
     @property
     def tls(self) -> bool:
@@ -168,6 +185,7 @@ class Settings:
             **_backdating_from_env(get, default),
             payloads=text("AFTERSALES_PAYLOADS", "payloads").lower(),
             codec_keys_path=str(home / text("AFTERSALES_CODEC_KEYS", "codec_keys_path")),
+            **_policy_loading_from_env(get),
         )
 
 
@@ -202,6 +220,28 @@ def _backdating_from_env(get: Any, default: Any) -> dict[str, Any]:
     except ValueError:
         raise ValueError(f"AFTERSALES_BACKDATING_MAX_DAYS must be a whole number of days, not '{days}'") from None
     return {"allow_backdating": allowed, "backdating_max_days": max_days}
+
+
+def _policy_loading_from_env(get: Any) -> dict[str, Any]:
+    """AFTERSALES_POLICY_LOAD_TIMEOUT (seconds) and AFTERSALES_POLICY_LOAD_MEMORY_MB (whole megabytes)."""
+    out: dict[str, Any] = {}
+    timeout, memory = get("AFTERSALES_POLICY_LOAD_TIMEOUT"), get("AFTERSALES_POLICY_LOAD_MEMORY_MB")
+    if timeout is not None:
+        try:
+            out["policy_load_timeout"] = float(timeout)
+        except ValueError:
+            raise ValueError(
+                f"AFTERSALES_POLICY_LOAD_TIMEOUT must be seconds above 0, at most {MAX_POLICY_LOAD_TIMEOUT}"
+            ) from None
+    if memory is not None:
+        try:
+            out["policy_load_memory_mb"] = int(memory)
+        except ValueError:
+            raise ValueError(
+                "AFTERSALES_POLICY_LOAD_MEMORY_MB must be whole megabytes from "
+                f"{MIN_POLICY_LOAD_MEMORY_MB} to {MAX_POLICY_LOAD_MEMORY_MB}"
+            ) from None
+    return out
 
 
 def _flag(value: str | None, default: bool, variable: str) -> bool:
