@@ -145,8 +145,14 @@ class PolicySource:
         return load_isolated(self.policy_dir, self.limits, self.loader)
 
     def resolve(self, case_type: str, data: Mapping[str, Any], opened_at: dt.datetime) -> ResolvedPolicy:
-        """The policy for a new case, from fresh files; raises SelectionError when none fits."""
-        self.maybe_reload()
+        """The policy for a new case; raises SelectionError when none fits.
+
+        With the watcher running, the set it adopted (a change is adopted within about two seconds):
+        a case opening never waits for a child to check a change, which a hostile file could make
+        last the whole load timeout. Without it (tools, tests), the files are checked here first.
+        """
+        if self._watcher is None:
+            self.maybe_reload()
         return self._set.select(case_type, data, opened_at)
 
     # --- the watcher ------------------------------------------------------------------------------
