@@ -87,8 +87,10 @@ def apply_sets(context: StepContext, sets: Mapping[str, str], event: EventIn | N
         except ExpressionError as exc:
             context.audit.variable_failed(name, str(exc))
             continue
+        kept = plain(value)
+        context.check_value(kept, "vars", name)
         context.changed()
-        variables[name] = plain(value)
+        variables[name] = kept
         context.audit.variable_set(name, variables[name])
 
 
@@ -105,6 +107,7 @@ def decide(context: StepContext, table: str, event: EventIn | None) -> None:
             inputs=outcome.inputs,
         )
     if outcome.rule is not None:
+        context.check_value(outcome.outputs, "decisions", table)
         context.changed()
         context.case.decisions[table] = DecisionTaken(rule=outcome.rule, outputs=outcome.outputs, at=context.now)
     context.audit.decision(table, outcome.rule, outcome.outputs, outcome.inputs, outcome.skipped)

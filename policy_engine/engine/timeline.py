@@ -183,6 +183,9 @@ class TimelineRecorder:
         }
         self._add("error", failure.decision or "goto", detail | _failure_context(failure))
 
+    def timer_out_of_range(self, timer: str, message: str) -> None:
+        self._add("error", "out_of_range", {"message": message, "timer": timer})
+
     def handler_stopped(self, failure: PolicyFailed, timer: str) -> None:
         detail = {"message": f"{failure.message}; the rest of the handler did not run", "timer": timer}
         self._add("error", failure.decision or "goto", detail | _failure_context(failure))
