@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from policy_engine.engine.bounds import number_problem
 from policy_engine.engine.case import EventIn, RunAction
+from policy_engine.engine.redaction import without_values
 from policy_engine.language import (
     Action,
     AdvancePaymentParams,
@@ -82,7 +83,7 @@ def run_action(context: StepContext, action: Action, event: EventIn | None) -> N
     try:
         outcome = ACTION_IMPLEMENTATIONS[action_type](context, getattr(action, action_type), context.names(event))
     except ExpressionError as exc:
-        context.audit.action_failed(action_type, str(exc))
+        context.audit.action_failed(action_type, without_values(str(exc)))
         return
     context.check_value(outcome.params, action_type)
     if isinstance(outcome, Keep):

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from policy_engine.engine.bounds import ARITHMETIC_ERRORS
+from policy_engine.engine.redaction import without_values
 from policy_engine.language import (
     CalendarDays,
     CalendarRangeError,
@@ -50,7 +51,7 @@ def window_open(context: StepContext, name: str) -> bool:
     try:
         bounds = window_bounds(context, name)
     except (ExpressionError, ValueError, TypeError) as exc:
-        context.audit.window_failed(name, str(exc))
+        context.audit.window_failed(name, without_values(str(exc)))
         return False
     return bounds is not None and bounds[0] <= context.now < bounds[1]
 
