@@ -64,9 +64,9 @@ def data_problem(data: Any, at: tuple[str, ...] = ()) -> str | None:
         value, path = pending.pop()
         where = f"`{field_path(path)}`" if path else "the data"
         if len(path) - len(at) > MAX_DEPTH:
-            # Named by its field at the top: the path down to the limit would be a message of its own.
-            top = f"`{field_path(path[: len(at) + 1])}`" if path[len(at) :] else "the data"
-            return f"{top} is nested deeper than {MAX_DEPTH} levels"
+            # Named by the field it is kept in (a top field of the data, or `at`): the path down to the
+            # limit would be a message of its own.
+            return f"`{field_path(path[: max(len(at), 1)])}` is nested deeper than {MAX_DEPTH} levels"
         if isinstance(value, bool) or value is None or isinstance(value, str):
             continue
         if isinstance(value, int | float):

@@ -49,15 +49,22 @@ policies:
     data:
       signed_at: datetime
       months: {type: integer, required: false}
+      start: {type: any, required: false}
+      length: {type: any, required: false}
     windows:
       warranty:
         from: case.signed_at
         months: "case.months if case.months is not none else 12"
+      loose:
+        from: case.start
+        days: "case.length if case.length is not none else 3"
     events:
       pay: {roles: [agent], data: {amount: number, times: {type: number, default: 1}}}
       note: {roles: [agent], data: {value: number}}
       check: {roles: [agent]}
       refund_completed: {roles: [system]}
+      peek: {roles: [agent]}
+      wait: {roles: [agent]}
     variables:
       noted: {type: number, required: false}
     open:
@@ -77,11 +84,19 @@ policies:
           note:
             set: {noted: "event.value * event.value"}
           refund_completed: {}
+          peek:
+            set: {noted: "1 if windows.loose else 0"}
+          wait: far
           check:
             goto:
               - if: windows.warranty
                 goto: covered
               - goto: expired
+      far:
+        timers:
+          never:
+            after: 999999999999d
+            goto: new
       covered: {terminal: true}
       expired: {terminal: true}
 """
@@ -199,13 +214,28 @@ def test_nesting_is_refused_beyond_the_limit_by_its_top_field() -> None:
     assert data_problem({"extra": nested(MAX_DEPTH)}) == f"`extra` is nested deeper than {MAX_DEPTH} levels"
     # Far beyond Python's recursion limit, still a reason and no RecursionError.
     assert data_problem({"extra": nested(100_000)}) == f"`extra` is nested deeper than {MAX_DEPTH} levels"
-    assert data_problem([[[]]], ("vars", "x")) is None
+    assert data_problem(nested(MAX_DEPTH), ("vars", "x")) is None
+    assert data_problem(nested(MAX_DEPTH + 1), ("vars", "x")) == f"`vars.x` is nested deeper than {MAX_DEPTH} levels"
+
+
+def test_the_documented_limits() -> None:
+    """docs/policy-language.md (Events) states them: 32 levels, 9007199254740991."""
+    value: Any = 1
+    for _ in range(32):
+        value = [value]
+    assert data_problem(value) is None
+    assert data_problem([value]) == "`[0]` is nested deeper than 32 levels"
+    assert data_problem({"n": 9007199254740991}) is None
+    assert data_problem({"n": -9007199254740992}) == "`n` must be between -9007199254740991 and 9007199254740991"
+    assert field_path(["a" * 64]) == "a" * 64
+    assert field_path(["a" * 65, "b"]) == "?.b"
 
 
 def test_keys_that_are_not_plain_names_are_not_repeated() -> None:
     assert data_problem({"order": {"\u202eevil\nline": math.nan}}) == "`order.?` must be a finite number"
     assert data_problem({"items": [1, {"p": math.inf}]}) == "`items[1].p` must be a finite number"
     assert data_problem({1: "x"}) == "the data has a key that is not text"
+    assert data_problem({"a": {2: "x"}}) == "`a` has a key that is not text"
     assert field_path(["vars", "total", 0, "ok_1"]) == "vars.total[0].ok_1"
 
 
@@ -271,3 +301,45 @@ def test_a_timer_whose_window_is_out_of_range_records_an_error_and_is_spent(clai
     assert failure_messages(result.state.timeline) == [message]
     # The case still takes events.
     assert step(claim, result.state, _send("pay", amount=1)).refused is None
+
+
+@pytest.mark.parametrize(
+    ("start", "length", "error"),
+    [
+        (5, None, "the window's start is not a date-time"),
+        ("2026-10-01T00:00:00", None, "the window's start has no UTC offset"),
+        ("not a time", None, "the window's start is not an ISO 8601 date-time"),
+        ("2026-10-01T00:00:00+08:00", "3", "the window's length is not a number"),
+        ("2026-10-01T00:00:00+08:00", True, "the window's length is not a number"),
+    ],
+)
+def test_a_window_that_cannot_be_computed_is_closed_and_says_why(
+    claim: ResolvedPolicy, start: Any, length: Any, error: str
+) -> None:
+    case = _open(claim, {"signed_at": "2026-10-01T00:00:00+08:00", "start": start, "length": length})
+    result = step(claim, case, _send("peek"))
+    assert result.refused is None and result.state.vars["noted"] == 0
+    assert failure_messages(result.state.timeline) == [f"decision 'loose' failed: {error}"]
+
+
+@pytest.mark.parametrize(("length", "noted"), [(None, 1), (3, 1), (2.9, 0), (1, 0), (0, 0), (-4, 0)])
+def test_a_window_of_days_from_the_case(claim: ResolvedPolicy, length: Any, noted: int) -> None:
+    # Started 2026-10-30 10:00, read 2026-11-02 10:05: 3 days end 11-03 00:00 (open), 2 days (2.9 is
+    # taken whole) end 11-02 00:00 (closed); no days or fewer: closed.
+    data = {"signed_at": "2026-10-01T00:00:00+08:00", "start": "2026-10-30T10:00:00+08:00", "length": length}
+    assert step(claim, _open(claim, data), _send("peek")).state.vars["noted"] == noted
+
+
+def test_a_window_of_too_many_days_refuses_the_event(claim: ResolvedPolicy) -> None:
+    case = _open(claim, {"signed_at": "2026-10-01T00:00:00+08:00", "start": "2026-11-01T10:00:00+08:00", "length": 3e9})
+    assert _refused(claim, case, _send("peek")) == (
+        "'peek' is refused: `case.start`, `case.length` put window 'loose' out of range"
+    )
+
+
+def test_arithmetic_that_names_nothing_still_refuses_with_a_reason(claim: ResolvedPolicy) -> None:
+    # A state timer 999,999,999,999 days on: past what a date can hold, whatever the case's values.
+    case = _open(claim, {"signed_at": "2026-10-01T00:00:00+08:00"})
+    assert _refused(claim, case, _send("wait")) == (
+        "'wait' is refused: a date or a number of the case is out of the range the engine computes with"
+    )

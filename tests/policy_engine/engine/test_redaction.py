@@ -71,6 +71,13 @@ def test_quoted_values_the_policy_did_not_write_are_left_out(error: str, policy_
     assert without_values(error, policy_text) == shown
 
 
+@pytest.mark.parametrize(
+    "word", ["dict object", "NoneType", "int", "float", "str", "bool", "list", "dict", "tuple", "datetime", "date"]
+)
+def test_pythons_type_words_stay(word: str) -> None:
+    assert without_values(f"`x`: '{word}' is not '{word}s'") == f"`x`: '{word}' is not '…'"
+
+
 def _event(name: str, text: str) -> EventIn:
     return EventIn(name=name, actor=Actor(role="agent"), data={"note": text}, at=AT + dt.timedelta(minutes=1))
 
