@@ -9,12 +9,13 @@ change the case itself; `run_action` does, in one place. Every action declared i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from policy_engine.engine.bounds import number_problem
 from policy_engine.engine.case import EventIn, RunAction
+from policy_engine.engine.redaction import without_values
 from policy_engine.language import (
     Action,
     AdvancePaymentParams,
@@ -29,6 +30,7 @@ from policy_engine.language import (
     compile_expression,
     compile_template,
     plain,
+    value_kind,
 )
 
 if TYPE_CHECKING:
@@ -81,9 +83,11 @@ def run_action(context: StepContext, action: Action, event: EventIn | None) -> N
     try:
         outcome = ACTION_IMPLEMENTATIONS[action_type](context, getattr(action, action_type), context.names(event))
     except ExpressionError as exc:
-        context.audit.action_failed(action_type, str(exc))
+        context.audit.action_failed(action_type, without_values(str(exc)))
         return
+    context.check_value(outcome.params, action_type)
     if isinstance(outcome, Keep):
+        context.check_value(outcome.value, "records", outcome.name)
         case.records[outcome.name] = outcome.value
         context.audit.record_kept(action_type, outcome.params)
         return
@@ -102,17 +106,22 @@ def _value(text: str, names: Names) -> Any:
 _CENT = Decimal("0.01")
 
 
-def _money(text: str, names: Names) -> float:
+def _money(context: StepContext, action_type: str, text: str, names: Names) -> float:
     """An amount of money: a number of 0 or more, to the cent (half up).
 
     Expressions compute in binary floats, where 3 x 0.10 is 0.30000000000000004; a payment carries
-    what a person would write, 0.3. Anything but a finite number of 0 or more fails the action.
+    what a person would write, 0.3. Anything but a number of 0 or more fails the action; a number
+    out of the engine's range (NaN, inf, 10**30: Decimal cannot take it to the cent) refuses the
+    input that led to it. Messages say what the amount is, never its value (it may be a caller's).
     """
     value = _value(text, names)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ExpressionError(f"an amount of money must be a number, not {type(value).__name__}")
-    if not math.isfinite(value) or value < 0:
-        raise ExpressionError(f"an amount of money must be a number of 0 or more, not {value}")
+        raise ExpressionError(f"an amount of money must be a number, not {value_kind(value) or 'nothing'}")
+    problem = number_problem(value)
+    if problem is not None:
+        raise context.out_of_range(f"the amount of '{action_type}' {problem}")
+    if value < 0:
+        raise ExpressionError("an amount of money must be a number of 0 or more")
     return float(Decimal(repr(value)).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
@@ -123,12 +132,12 @@ def _notify(context: StepContext, params: NotifyParams, names: Names) -> Dispatc
 
 @implements("refund")
 def _refund(context: StepContext, params: RefundParams, names: Names) -> Dispatch | Keep:
-    return Dispatch({"amount": _money(params.amount, names)}, reports=params.reports)
+    return Dispatch({"amount": _money(context, "refund", params.amount, names)}, reports=params.reports)
 
 
 @implements("advance_payment")
 def _advance_payment(context: StepContext, params: AdvancePaymentParams, names: Names) -> Dispatch | Keep:
-    return Dispatch({"amount": _money(params.amount, names), "reason": params.reason})
+    return Dispatch({"amount": _money(context, "advance_payment", params.amount, names), "reason": params.reason})
 
 
 @implements("assign")

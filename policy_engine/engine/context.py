@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from policy_engine.engine.bounds import OutOfRange, data_problem
 from policy_engine.engine.case import CancelTimer, CaseState, Command, EventIn, StartTimer
 from policy_engine.engine.timeline import TimelineRecorder
 from policy_engine.engine.timers import TimerKind, TimerName
@@ -48,6 +49,8 @@ class StepContext:
         # What moves the case now (an event, a timer, a breach), as the audit trail says it (see
         # timeline.Via): set before any handler runs.
         self.via = ""
+        # Why the step's values went out of range, once one did (see `out_of_range`).
+        self.out_of_range_reason: str | None = None
         # By the id of the event they were built for; events outlive the step, so ids are not reused.
         self._names: dict[int, dict[str, Any]] = {}
 
@@ -87,6 +90,21 @@ class StepContext:
             out["event"] = event.data
             out["actor"] = {"role": event.actor.role, "id": event.actor.id}
         return out
+
+    def out_of_range(self, reason: str) -> OutOfRange:
+        """The error to raise where a value goes out of range; the first reason is also kept here,
+        because an expression that reads a window turns every error into its own (ExpressionError)
+        and the step must still refuse the input for this reason (see `steps`)."""
+        if self.out_of_range_reason is None:
+            self.out_of_range_reason = reason
+        return OutOfRange(reason)
+
+    def check_value(self, value: Any, *at: str) -> None:
+        """Raise OutOfRange when a value computed from the case is out of the engine's range (a
+        variable of 10**30, an amount of inf); `at` is where it is kept (`vars`, `total`)."""
+        problem = data_problem(value, at)
+        if problem is not None:
+            raise self.out_of_range(problem)
 
     def due(self, start: dt.datetime, text: str) -> dt.datetime:
         """When a duration of the policy (`48h`, `7 calendar days`) from `start` runs out."""

@@ -16,6 +16,7 @@ from policy_engine.engine import sla
 from policy_engine.engine.actions import run_actions
 from policy_engine.engine.case import CloseCase, DecisionTaken, EventIn, PolicyFailed
 from policy_engine.engine.ladders import start_ladder, state_cause, stop_ladder, stop_ladders_of
+from policy_engine.engine.redaction import without_values
 from policy_engine.engine.timeline import on_enter_via
 from policy_engine.engine.timers import TimerName
 from policy_engine.engine.windows import window_end
@@ -59,11 +60,12 @@ def branch_matches(context: StepContext, branch: Branch, event: EventIn | None) 
     try:
         return compile_expression(branch.if_).test(context.names(event))
     except ExpressionError as exc:
+        error = without_values(str(exc), branch.if_)
         if not context.stop_on_policy_error:
-            context.audit.condition_failed(str(exc), branch.if_)
+            context.audit.condition_failed(error, branch.if_)
             return False
         raise PolicyFailed(
-            f"a goto condition failed while handling '{context.via}': {exc}",
+            f"a goto condition failed while handling '{context.via}': {error}",
             handling=context.via,
             condition=branch.if_,
         ) from None
@@ -85,10 +87,12 @@ def apply_sets(context: StepContext, sets: Mapping[str, str], event: EventIn | N
         try:
             value = compile_expression(text)(context.names(event))
         except ExpressionError as exc:
-            context.audit.variable_failed(name, str(exc))
+            context.audit.variable_failed(name, without_values(str(exc), text))
             continue
+        kept = plain(value)
+        context.check_value(kept, "vars", name)
         context.changed()
-        variables[name] = plain(value)
+        variables[name] = kept
         context.audit.variable_set(name, variables[name])
 
 
@@ -98,16 +102,18 @@ def decide(context: StepContext, table: str, event: EventIn | None) -> None:
     )
     if outcome.error is not None:
         raise PolicyFailed(
-            f"decision '{table}' failed at row '{outcome.rule}': {outcome.error}",
+            f"decision '{table}' failed at row '{outcome.rule}': {without_values(outcome.error)}",
             handling=context.via,
             decision=table,
             rule=outcome.rule,
             inputs=outcome.inputs,
         )
     if outcome.rule is not None:
+        context.check_value(outcome.outputs, "decisions", table)
         context.changed()
         context.case.decisions[table] = DecisionTaken(rule=outcome.rule, outputs=outcome.outputs, at=context.now)
-    context.audit.decision(table, outcome.rule, outcome.outputs, outcome.inputs, outcome.skipped)
+    skipped = [without_values(error) for error in outcome.skipped]
+    context.audit.decision(table, outcome.rule, outcome.outputs, outcome.inputs, skipped)
 
 
 # -- moving between states --------------------------------------------------------------------

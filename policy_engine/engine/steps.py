@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from policy_engine.engine import sla
+from policy_engine.engine.bounds import ARITHMETIC_ERRORS, OutOfRange, data_problem
 from policy_engine.engine.case import (
     Actor,
     CaseState,
@@ -30,6 +31,7 @@ from policy_engine.engine.ladders import CASE_CAUSE, climb, clock_cause, state_c
 from policy_engine.engine.timeline import OPENING, escalation_via
 from policy_engine.engine.timers import TimerName
 from policy_engine.language import (
+    ROLES,
     ExpressionError,
     ResolvedPolicy,
     compile_expression,
@@ -44,6 +46,9 @@ def open_case(resolved: ResolvedPolicy, opening: OpenCase, *, stop_on_policy_err
     policy = resolved.policy
     if policy.case_type != opening.case_type:
         raise OpenRefused(f"policy '{resolved.id}' runs '{policy.case_type}' cases, not '{opening.case_type}'")
+    problem = data_problem(opening.data)
+    if problem is not None:
+        raise OpenRefused("the case data does not fit the policy", [problem])
     data, errors = normalise_data(policy.data, opening.data)
     if errors:
         raise OpenRefused("the case data does not fit the policy", errors)
@@ -66,14 +71,45 @@ def open_case(resolved: ResolvedPolicy, opening: OpenCase, *, stop_on_policy_err
     )
     context = StepContext(resolved, case, at, stop_on_policy_error=stop_on_policy_error)
     context.audit.opened(opening.case_type, resolved.id, resolved.version)
-    assert policy.open is not None
+    opening_handler = policy.open
+    assert opening_handler is not None
     context.via = OPENING
+
+    def run_opening() -> None:
+        run_handler(context, opening_handler, None, CASE_CAUSE)
+        sla.start_clocks_at_opening(context)
+
     try:
-        run_handler(context, policy.open, None, CASE_CAUSE)
+        out_of_range = _out_of_range(context, run_opening)
     except PolicyFailed as exc:
         raise OpenFailed(f"the policy failed while opening the case: {exc.message}") from None
-    sla.start_clocks_at_opening(context)
+    if out_of_range is not None:
+        # Not OpenFailed: the data is at fault, not the policy; the same case id may open again
+        # with corrected data.
+        raise OpenRefused("the case data is out of range", [out_of_range])
     return StepResult(state=case, commands=context.commands)
+
+
+# When an arithmetic error comes from a place that does not name what it computed.
+SOME_VALUE_OUT_OF_RANGE = "a date or a number of the case is out of the range the engine computes with"
+
+
+def _out_of_range(context: StepContext, run: Callable[[], None]) -> str | None:
+    """Run a step's handlers; why the case's values took them out of range, or None.
+
+    A window out of range inside an expression comes back as the expression's failure (a failed
+    action, a decision row, a goto condition: PolicyFailed): the reason kept on the context wins.
+    """
+    try:
+        run()
+    except OutOfRange as exc:
+        return context.out_of_range_reason or exc.reason
+    except PolicyFailed:
+        if context.out_of_range_reason is None:
+            raise
+    except (*ARITHMETIC_ERRORS, RecursionError):
+        return context.out_of_range_reason or SOME_VALUE_OUT_OF_RANGE
+    return context.out_of_range_reason
 
 
 def accepted_events(resolved: ResolvedPolicy, case: CaseState) -> dict[str, list[str]]:
@@ -88,8 +124,15 @@ def accepted_events(resolved: ResolvedPolicy, case: CaseState) -> dict[str, list
 
 
 def check_event(resolved: ResolvedPolicy, case: CaseState, event: EventIn) -> str | None:
-    """Why the case refuses this event now, or None if it accepts it. Changes nothing."""
-    return _admission(resolved, case, event)[0]
+    """Why the case refuses this event now, or None if it accepts it. Changes nothing.
+
+    Besides the admission (state, role, party, data), the event is tried on a copy of the case: data
+    that takes a window or an amount out of range is refused here too, as `step` refuses it.
+    """
+    reason = _admission(resolved, case, event)[0]
+    if reason is not None:
+        return reason
+    return step(resolved, case, event).refused
 
 
 def _admission(resolved: ResolvedPolicy, case: CaseState, event: EventIn) -> tuple[str | None, dict[str, Any]]:
@@ -99,16 +142,22 @@ def _admission(resolved: ResolvedPolicy, case: CaseState, event: EventIn) -> tup
         return f"the case is closed (state '{case.state}')", {}
     spec = policy.events.get(event.name)
     if spec is None:
-        return f"unknown event '{event.name}'", {}
+        # The name is the caller's: not repeated (it could be anything, of any length).
+        return f"unknown event: '{case.case_type}' cases declare no event of that name", {}
     accepted = accepted_events(resolved, case)
     if event.name not in accepted:
         now = ", ".join(sorted(accepted)) or "none"
         return f"event '{event.name}' is not accepted in state '{case.state}' (accepted now: {now})", {}
     if event.actor.role not in spec.roles:
-        return f"role '{event.actor.role}' may not send '{event.name}' (allowed: {', '.join(spec.roles)})", {}
+        # A role of the language is named; anything else is the caller's text, and is not.
+        sender = f"role '{event.actor.role}'" if event.actor.role in ROLES else "the sender's role"
+        return f"{sender} may not send '{event.name}' (allowed: {', '.join(spec.roles)})", {}
     refused = _not_the_party(resolved, case, event)
     if refused is not None:
         return refused, {}
+    problem = data_problem(event.data)
+    if problem is not None:
+        return f"invalid data for '{event.name}': {problem}", {}
     normalised, errors = normalise_data(spec.data, event.data)
     if errors:
         return f"invalid data for '{event.name}': " + "; ".join(errors), {}
@@ -117,8 +166,9 @@ def _admission(resolved: ResolvedPolicy, case: CaseState, event: EventIn) -> tup
         for requirement in spec.require:
             try:
                 ok = compile_expression(requirement.if_).test(names)
-            except ExpressionError as exc:
-                return f"'{event.name}' cannot be checked: {exc}", {}
+            except ExpressionError:
+                # The expression's error may quote the event's values: the requirement is named instead.
+                return f"'{event.name}' cannot be checked: `{requirement.if_}` could not be evaluated", {}
             if not ok:
                 try:
                     return compile_template(requirement.message).render(names), {}
@@ -166,14 +216,12 @@ def step(
     work = working_copy(case)
     context = StepContext(resolved, work, received.at, stop_on_policy_error=stop_on_policy_error)
     if isinstance(received, TimerDue):
-        return _timer_fell_due(context, received)
+        return _timer_fell_due(context, case, received)
     if received.key is not None and received.key in work.event_keys:
         return StepResult(state=case, duplicate=True)
     reason, normalised = _admission(resolved, case, received)
     if reason is not None:
-        work.refused += 1
-        context.audit.refused(received.name, reason, received.actor, received.data)
-        return StepResult(state=work, refused=reason)
+        return _refused(resolved, case, received, reason)
     event = received.model_copy(update={"data": normalised})
     if received.key is not None:
         work.event_keys.append(received.key)
@@ -182,7 +230,7 @@ def step(
     handler = current.on.get(received.name) or resolved.policy.any_state[received.name]
     context.via = received.name
     try:
-        run_handler(context, handler, event, CASE_CAUSE)
+        out_of_range = _out_of_range(context, lambda: run_handler(context, handler, event, CASE_CAUSE))
     except PolicyFailed as exc:
         # Nothing of the event is applied (no half-run handler, no effect): the case stays as it was,
         # with the failure in its timeline. Its key is not kept, since the event did not happen.
@@ -191,21 +239,41 @@ def step(
             exc, received.name, received.actor, received.data
         )
         return StepResult(state=kept, failed=exc.message)
+    if out_of_range is not None:
+        return _refused(resolved, case, received, f"'{received.name}' is refused: {out_of_range}")
     return StepResult(state=work, commands=context.commands)
 
 
-def _timer_fell_due(context: StepContext, timer: TimerDue) -> StepResult:
+def _refused(resolved: ResolvedPolicy, case: CaseState, event: EventIn, reason: str) -> StepResult:
+    """The case as it was, with the event refused: counted, and in the timeline (by its name when
+    the policy declares it; an undeclared name is the caller's text, and is not kept)."""
+    work = working_copy(case)
+    work.refused += 1
+    name = event.name if event.name in resolved.policy.events else ""
+    StepContext(resolved, work, event.at).audit.refused(name, reason, event.actor, event.data)
+    return StepResult(state=work, refused=reason)
+
+
+def _timer_fell_due(context: StepContext, before: CaseState, timer: TimerDue) -> StepResult:
     case = context.case
     if timer.name not in case.timers or case.closed:
         return StepResult(state=case)  # cancelled or already fired: nothing to do
     del case.timers[timer.name]
     try:
-        _fire(context, timer)
+        out_of_range = _out_of_range(context, lambda: _fire(context, timer))
     except PolicyFailed as exc:
         # Time has passed and cannot be undone (an SLA breach stays a breach): what the timer did up
         # to the failure stands, and nothing after it runs.
         context.audit.handler_stopped(exc, timer.name)
         return StepResult(state=case, commands=context.commands, failed=exc.message)
+    if out_of_range is not None:
+        # Nothing the timer did stands (half a handler would leave the case inconsistent); the timer
+        # is spent, so that it does not fall due again and again, and the error says why.
+        kept = working_copy(before)
+        del kept.timers[timer.name]
+        message = f"timer '{timer.name}' did nothing: {out_of_range}"
+        StepContext(context.resolved, kept, timer.at).audit.timer_out_of_range(timer.name, message)
+        return StepResult(state=kept, failed=message)
     return StepResult(state=case, commands=context.commands)
 
 

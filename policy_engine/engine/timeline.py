@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any, Literal, NamedTuple
 
 from policy_engine.engine.case import Actor, PolicyFailed, TimelineEntry, TimelineKind
+from policy_engine.engine.digest import digest_of
 
 # -- what moved the case ------------------------------------------------------------------------
 # Transition entries say what moved the case (`detail.via`), failures what was being handled
@@ -103,8 +104,12 @@ class TimelineRecorder:
             detail["key"] = key
         self._add("event", name, detail)
 
-    def refused(self, name: str, reason: str, actor: Actor, data: dict[str, Any]) -> None:
-        self._add("refused", name, {"reason": reason, "actor": actor.model_dump(), "data": data})
+    def refused(self, name: str, reason: str, actor: Actor, data: Any) -> None:
+        """A refused event: its data is not kept, only its digest and size (see `digest`); `data`
+        stays in the entry, empty, for readers of entries written before."""
+        digest = digest_of(data)
+        detail = {"reason": reason, "actor": actor.model_dump(), "data": {}}
+        self._add("refused", name, detail | {"data_sha256": digest.sha256, "data_bytes": digest.size})
 
     def timer_fired(self, timer: str, state: str) -> None:
         self._add("timer", timer, {"state": state})
@@ -182,6 +187,9 @@ class TimelineRecorder:
             "data": data,
         }
         self._add("error", failure.decision or "goto", detail | _failure_context(failure))
+
+    def timer_out_of_range(self, timer: str, message: str) -> None:
+        self._add("error", "out_of_range", {"message": message, "timer": timer})
 
     def handler_stopped(self, failure: PolicyFailed, timer: str) -> None:
         detail = {"message": f"{failure.message}; the rest of the handler did not run", "timer": timer}

@@ -49,7 +49,10 @@ class EventDetail(_Detail):
 class RefusedDetail(_Detail):
     reason: str
     actor: Actor
-    data: dict[str, Any]
+    # Empty since the digest replaced it; entries written before carry the refused data here.
+    data: dict[str, Any] = Field(default_factory=dict)
+    data_sha256: str | None = None  # of the data's canonical JSON (see `digest`), absent before
+    data_bytes: int | None = None  # the size of that JSON
 
 
 class TimerDetail(_Detail):

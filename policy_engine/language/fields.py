@@ -7,6 +7,7 @@ which names exist, and publishing JSON Schemas for backend systems.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import types
 from typing import Any, Literal
 
@@ -80,7 +81,7 @@ def _coerce_time(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
             try:
                 parsed = dt.datetime.fromisoformat(value)
             except ValueError:
-                return value, f"'{value}' is not an ISO 8601 date-time"
+                return value, "is not an ISO 8601 date-time"
         else:
             return value, "should be an ISO 8601 date-time with offset"
         if parsed.tzinfo is None:
@@ -94,7 +95,7 @@ def _coerce_time(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
         try:
             return dt.date.fromisoformat(value).isoformat(), None
         except ValueError:
-            return value, f"'{value}' is not a date (YYYY-MM-DD)"
+            return value, "is not a date (YYYY-MM-DD)"
     return value, "should be a date (YYYY-MM-DD)"
 
 
@@ -137,12 +138,12 @@ def _normalise(spec: FieldSpec, value: Any, path: str, errors: list[tuple[str, s
         return value
     if spec.enum is not None and value not in spec.enum:
         choices = ", ".join(str(c) for c in spec.enum)
-        errors.append((path, f"'{value}' is not one of: {choices}"))
+        errors.append((path, f"is not one of: {choices}"))
     number: Any = value  # checked against the declared type above
     if spec.min is not None and number < spec.min:
-        errors.append((path, f"{value} is below the minimum {spec.min:g}"))
+        errors.append((path, f"is below the minimum {spec.min:g}"))
     if spec.max is not None and number > spec.max:
-        errors.append((path, f"{value} is above the maximum {spec.max:g}"))
+        errors.append((path, f"is above the maximum {spec.max:g}"))
     if spec.type == "object" and spec.fields is not None:
         return _normalise_map(spec.fields, number, path, errors)
     if spec.type == "list" and spec.items is not None:
@@ -154,7 +155,7 @@ def _normalise_map(fields: FieldMap, data: dict[str, Any], prefix: str, errors: 
     out: dict[str, Any] = {}
     for key in data:
         if key not in fields:
-            errors.append((_join(prefix, str(key)), "is not a known field"))
+            errors.append((_join(prefix, _key_shown(key)), "is not a known field"))
     for name, spec in fields.items():
         path = _join(prefix, name)
         if name in data and data[name] is not None:
@@ -166,6 +167,16 @@ def _normalise_map(fields: FieldMap, data: dict[str, Any], prefix: str, errors: 
         else:
             out[name] = None
     return out
+
+
+# Messages about data name fields, never a value a caller wrote: it goes to logs and histories, and
+# could forge lines or hold anything. A key the policy does not declare is the caller's too: shown
+# only when it is a plain name (a typo such as `reasn` helps whoever integrates), else as `?`.
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _key_shown(key: object) -> str:
+    return key if isinstance(key, str) and _PLAIN_KEY.fullmatch(key) else "?"
 
 
 def _join(prefix: str, name: str) -> str:

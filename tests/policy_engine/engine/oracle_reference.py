@@ -291,12 +291,13 @@ def allowed_here(
 ) -> tuple[bool, str]:
     """Whether the policy, as its file reads, lets `role` (sender `actor_id`) send `event` in `state`
     to a case opened with `data`; if not, what the refusal must name: the state, the role or the event
-    in quotes, or, for a sender who is not the case's own party in a bound role, "this case's ROLE"."""
+    in quotes (an undeclared event is the caller's text and is not repeated: "unknown event"), or, for
+    a sender who is not the case's own party in a bound role, "this case's ROLE"."""
     if is_terminal(raw, state):
         return False, f"'{state}'"
     events = raw.get("events") or {}
     if event not in events:
-        return False, f"'{event}'"
+        return False, "unknown event"
     accepted = set(handlers_on(raw["states"][state])) | set(raw.get("any_state") or {})
     if event not in accepted:
         return False, f"'{state}'"

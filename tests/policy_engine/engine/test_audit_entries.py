@@ -142,7 +142,7 @@ def test_a_window_without_a_start_sets_no_timer_and_says_so(resolved: ResolvedPo
 def test_a_window_that_cannot_be_computed_is_closed_and_recorded(resolved: ResolvedPolicy) -> None:
     state = _send(resolved, _open(resolved, stamp="not a time", delivered_at="2026-11-01T15:00:00+08:00"), "peek")
     [entry] = [e for e in state.timeline if e.kind == "decision" and e.name == "stamped"]
-    assert entry.detail == {"window": "stamped", "error": "Invalid isoformat string: 'not a time'"}
+    assert entry.detail == {"window": "stamped", "error": "the window's start is not an ISO 8601 date-time"}
     assert state.state == "working"  # closed: the branch that reads it was not taken
 
 
