@@ -123,7 +123,8 @@ def describe_entry(entry: TypedEntry) -> str:
         data = f" {json.dumps(event.data, ensure_ascii=False)}" if event.data else ""
         return f"{name} by {event.actor.role} {event.actor.id}{data}".strip()
     if isinstance(entry, RefusedEntry):
-        return f"{name} refused: {entry.detail.reason}"
+        # An event the policy does not declare is recorded without its name (a caller wrote it).
+        return f"{name or 'an undeclared event'} refused: {entry.detail.reason}"
     if isinstance(entry, TransitionEntry):
         move = entry.detail
         if move.error:

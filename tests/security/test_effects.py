@@ -82,3 +82,20 @@ def test_the_timeline_shows_a_backdated_opening() -> None:
         line
         == "return case on policy return-default (abcdef123456), backdated 21.0 days (opened_at 2026-11-04T10:00:00+00:00)"
     )
+
+
+def test_the_timeline_shows_a_refused_undeclared_event_without_its_name_or_data() -> None:
+    entry = {
+        "at": "2026-11-04T10:00:00+00:00",
+        "kind": "refused",
+        "name": "",  # a name the policy does not declare is the caller's text: not recorded
+        "detail": {
+            "reason": "unknown event: 'return' cases declare no event of that name",
+            "actor": {"role": "customer", "id": "C-1"},
+            "data": {},
+            "data_sha256": "0" * 64,
+            "data_bytes": 912_000,
+        },
+    }
+    line = describe_entry(typed_entry(entry))
+    assert line == "an undeclared event refused: unknown event: 'return' cases declare no event of that name"
