@@ -16,6 +16,7 @@ from aftersales_cli import (
     calendar_cmds,
     case_cmds,
     codec_cmds,
+    export_cmds,
     keys_cmds,
     policy_cmds,
     server_cmds,
@@ -55,6 +56,7 @@ app.add_typer(keys_cmds.grants_app, name="grants")
 app.add_typer(codec_cmds.codec_app, name="codec")
 app.command(name="codec-server")(codec_cmds.codec_server)
 app.add_typer(audit_cmds.app, name="audit")
+_ = export_cmds  # imported for `case export`, which it adds to case_app
 
 
 def run() -> None:

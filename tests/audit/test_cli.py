@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,36 @@ def test_verify_refuses_what_it_cannot_read(args: tuple[str, ...], message: str)
     assert result.returncode == 2
     assert message in result.stderr
     assert "tuesday" not in result.stderr  # the caller's value is not echoed
+
+
+@pytest.mark.parametrize("story", ["return-no-reason-happy-path", "complaint-merchant-silent"])
+async def test_an_exported_case_is_a_policy_test_that_passes(
+    env: WorkflowEnvironment, outbox: Outbox, deferred: Deferred, tmp_path: Path, story: str
+) -> None:
+    case_id = await _case(env, deferred, story)
+    target = tmp_path / "case.yaml"
+
+    exported = aftersales("case", "export", case_id, "--as-scenario", "--out", str(target), env=_env(env, tmp_path))
+
+    assert exported.returncode == 0, exported.stderr
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600  # the case's personal data
+    scenario = load_scenario(target)
+    assert scenario.case_id == case_id and scenario.events and scenario.expect is not None
+    assert scenario.expect.state is not None and scenario.expect.effects
+    tested = aftersales("policy", "test", str(target), env=_env(env, tmp_path))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+async def test_an_exported_scenario_fails_when_the_outcome_is_changed(
+    env: WorkflowEnvironment, outbox: Outbox, deferred: Deferred, tmp_path: Path
+) -> None:
+    case_id = await _case(env, deferred, "return-no-reason-happy-path")
+    target = tmp_path / "case.yaml"
+    aftersales("case", "export", case_id, "--as-scenario", "--out", str(target), env=_env(env, tmp_path))
+    text = target.read_text(encoding="utf-8")
+    assert "amount: 299" in text
+    target.write_text(text.replace("amount: 299", "amount: 300"), encoding="utf-8")
+
+    tested = aftersales("policy", "test", str(target), env=_env(env, tmp_path))
+
+    assert tested.returncode == 1
