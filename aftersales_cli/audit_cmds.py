@@ -13,6 +13,7 @@ from rich.table import Table
 from aftersales_cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, console, err_console, settings
 from audit.cases import case_ids_matching, closed_since_query, fetch_cases, parse_since
 from audit.verify import Verdict, verify_case
+from policy_engine.testing import Scenario
 
 app = typer.Typer(help="Audit real cases against their pinned policies.", no_args_is_help=True)
 
@@ -114,3 +115,24 @@ def _print_summary(verdicts: list[Verdict], unread: list[str]) -> None:
     diverged = sum(1 for v in verdicts if not v.verified)
     table.add_row(str(len(verdicts) - diverged), str(diverged), str(len(unread)))
     console.print(table)
+
+
+def past_cases_or_exit(query: str | None, closed_since: str | None) -> list[Scenario]:
+    """`simulate --compare --cases Q | --closed-since DATE`: the real cases as scenarios, or exit 2."""
+    from audit.whatif import past_case_scenarios
+    from service.settings import connect_client
+
+    async def load() -> tuple[list[Scenario], list[str]]:
+        return await past_case_scenarios(await connect_client(settings()), query, closed_since)
+
+    try:
+        scenarios, unread = asyncio.run(load())
+    except ValueError as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    for reason in unread:
+        err_console.print(reason, markup=False)
+    if unread or not scenarios:
+        err_console.print("no past case matches" if not unread else "some cases could not be read", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    return scenarios
