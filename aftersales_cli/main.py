@@ -11,7 +11,17 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperOption
 
-from aftersales_cli import calendar_cmds, case_cmds, codec_cmds, keys_cmds, policy_cmds, server_cmds, simulate_cmds
+from aftersales_cli import (
+    audit_cmds,
+    calendar_cmds,
+    case_cmds,
+    codec_cmds,
+    export_cmds,
+    keys_cmds,
+    policy_cmds,
+    server_cmds,
+    simulate_cmds,
+)
 
 
 def _no_type_for_flags() -> None:
@@ -45,6 +55,8 @@ app.add_typer(keys_cmds.keys_app, name="keys")
 app.add_typer(keys_cmds.grants_app, name="grants")
 app.add_typer(codec_cmds.codec_app, name="codec")
 app.command(name="codec-server")(codec_cmds.codec_server)
+app.add_typer(audit_cmds.app, name="audit")
+_ = export_cmds  # imported for `case export`, which it adds to case_app
 
 
 def run() -> None:

@@ -221,8 +221,22 @@ def simulate(
         "--compare",
         help="OLD_DIR NEW_DIR: run every scenario under both policy sets and show what changes.",
     ),
+    cases: str | None = typer.Option(
+        None,
+        "--cases",
+        help="With --compare: real cases a visibility query lists, instead of files.",
+        show_default=False,
+    ),
+    closed_since: str | None = typer.Option(
+        None, "--closed-since", help="With --compare: real cases closed since this date.", show_default=False
+    ),
 ) -> None:
     """Run scenarios in virtual time and print their timelines (exit 1 if an expectation fails)."""
+    if compare is not None and (cases is not None or closed_since is not None):
+        from aftersales_cli.audit_cmds import past_cases_or_exit
+
+        _compare(compare[0], compare[1], past_cases_or_exit(cases, closed_since), as_json)
+        return
     if not files:
         err_console.print("give at least one scenario file or folder")
         raise typer.Exit(EXIT_INVALID)

@@ -1,0 +1,138 @@
+"""`aftersales audit verify`: does each case's record follow from its pinned policy and its inputs?"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from aftersales_cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, console, err_console, settings
+from audit.cases import case_ids_matching, closed_since_query, fetch_cases, parse_since
+from audit.verify import Verdict, verify_case
+from policy_engine.testing import Scenario
+
+app = typer.Typer(help="Audit real cases against their pinned policies.", no_args_is_help=True)
+
+
+@app.command("verify")
+def verify(
+    case_ids: list[str] = typer.Argument(None, help="Case ids (R-1001 ...).", show_default=False),
+    closed_since: str | None = typer.Option(
+        None, "--closed-since", help="Every case closed since this date (2026-11-01) or time.", show_default=False
+    ),
+    query: str | None = typer.Option(
+        None, "--query", help="A visibility query narrowing the cases (\"CaseType='return'\").", show_default=False
+    ),
+) -> None:
+    """Replay each case's events, timers and action results on the policy it pinned and compare
+    transitions, actions, decisions and SLA outcomes with what the case recorded.
+
+    Prints `CASE verified`, or each divergence with the input where it starts. Exit 0: all
+    verified; 1: some diverged; 2: a case could not be read or the input is wrong.
+    """
+    if not case_ids and closed_since is None and query is None:
+        err_console.print("give case ids, --closed-since DATE or --query Q", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    since = None
+    if closed_since is not None:
+        try:
+            since = parse_since(closed_since)
+        except ValueError as exc:
+            err_console.print(str(exc), markup=False)
+            raise typer.Exit(EXIT_INVALID) from None
+    zone = ZoneInfo(settings().display_timezone)
+    verdicts, unread = asyncio.run(_verify_all(list(case_ids or []), since, query, zone))
+    _print_summary(verdicts, unread)
+    if unread:
+        raise typer.Exit(EXIT_INVALID)
+    raise typer.Exit(EXIT_FAILED if any(not v.verified for v in verdicts) else EXIT_OK)
+
+
+async def _verify_all(
+    case_ids: list[str], since: dt.datetime | None, query: str | None, zone: ZoneInfo
+) -> tuple[list[Verdict], list[str]]:
+    from service.settings import connect_client
+
+    client = await connect_client(settings())
+    if since is not None or query is not None:
+        case_ids += [c for c in await case_ids_matching(client, closed_since_query(since, query)) if c not in case_ids]
+    verdicts: list[Verdict] = []
+    unread: list[str] = []
+    progress = _progress(len(case_ids))
+    task = None if progress is None else progress.add_task("verifying", total=len(case_ids))
+    if progress is not None:
+        progress.start()
+    try:
+        async for _, case in fetch_cases(client, case_ids):
+            if isinstance(case, str):
+                unread.append(case)
+                err_console.print(case, markup=False)
+            else:
+                verdict = verify_case(case, zone)
+                verdicts.append(verdict)
+                _print_verdict(verdict)
+            if progress is not None and task is not None:
+                progress.advance(task)
+    finally:
+        if progress is not None:
+            progress.stop()
+    return verdicts, unread
+
+
+def _progress(total: int) -> Progress | None:
+    if total < 2 or not err_console.is_terminal:
+        return None
+    return Progress(
+        TextColumn("verifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def _print_verdict(verdict: Verdict) -> None:
+    if verdict.verified:
+        console.print(f"{verdict.case_id} verified", markup=False)
+        return
+    console.print(f"{verdict.case_id} diverged:", markup=False)
+    for divergence in verdict.divergences:
+        console.print(f"  {divergence}", markup=False)
+
+
+def _print_summary(verdicts: list[Verdict], unread: list[str]) -> None:
+    if len(verdicts) + len(unread) < 2:
+        return
+    table = Table(title="verification")
+    table.add_column("verified", justify="right")
+    table.add_column("diverged", justify="right")
+    table.add_column("not read", justify="right")
+    diverged = sum(1 for v in verdicts if not v.verified)
+    table.add_row(str(len(verdicts) - diverged), str(diverged), str(len(unread)))
+    console.print(table)
+
+
+def past_cases_or_exit(query: str | None, closed_since: str | None) -> list[Scenario]:
+    """`simulate --compare --cases Q | --closed-since DATE`: the real cases as scenarios, or exit 2."""
+    from audit.whatif import past_case_scenarios
+    from service.settings import connect_client
+
+    async def load() -> tuple[list[Scenario], list[str]]:
+        return await past_case_scenarios(await connect_client(settings()), query, closed_since)
+
+    try:
+        scenarios, unread = asyncio.run(load())
+    except ValueError as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    for reason in unread:
+        err_console.print(reason, markup=False)
+    if unread or not scenarios:
+        err_console.print("no past case matches" if not unread else "some cases could not be read", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    return scenarios
