@@ -11,7 +11,16 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperOption
 
-from aftersales_cli import calendar_cmds, case_cmds, codec_cmds, keys_cmds, policy_cmds, server_cmds, simulate_cmds
+from aftersales_cli import (
+    calendar_cmds,
+    case_cmds,
+    codec_cmds,
+    keys_cmds,
+    ledger_cmds,
+    policy_cmds,
+    server_cmds,
+    simulate_cmds,
+)
 
 
 def _no_type_for_flags() -> None:
@@ -45,6 +54,7 @@ app.add_typer(keys_cmds.keys_app, name="keys")
 app.add_typer(keys_cmds.grants_app, name="grants")
 app.add_typer(codec_cmds.codec_app, name="codec")
 app.command(name="codec-server")(codec_cmds.codec_server)
+app.add_typer(ledger_cmds.ledger_app, name="ledger")
 
 
 def run() -> None:

@@ -15,39 +15,23 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
+from ledger.urls import check_url, sqlite_url
 from service.private_files import create_private, sqlite_files, tighten
 
 log = logging.getLogger("aftersales.ledger")
 
 BUSY_TIMEOUT_MS = 30_000
-SUPPORTED = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
-
-
-class DatabaseUrlError(ValueError):
-    """A database URL this product cannot use; the message names what is wrong, never the URL (it may hold a password)."""
-
-
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
 
 
 def engine_for(url: str) -> sa.Engine:
-    """An engine for `url`; raises DatabaseUrlError for a URL that is not SQLite or PostgreSQL via psycopg."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise DatabaseUrlError(f"not a database URL: write {SUPPORTED}") from None
-    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
-        if not parsed.database or parsed.database == ":memory:":
-            raise DatabaseUrlError(f"a SQLite database needs a file: write {SUPPORTED}")
+    """An engine for `url` (see `check_url`)."""
+    parsed = check_url(url)
+    if parsed.drivername.startswith("sqlite"):
+        assert parsed.database is not None
         return _sqlite_engine(Path(parsed.database))
-    if parsed.drivername == "postgresql+psycopg":
-        # pool_pre_ping: a connection the server closed (restart, idle timeout) is replaced, not failed on.
-        return sa.create_engine(parsed, pool_pre_ping=True)
-    raise DatabaseUrlError(f"unsupported database '{parsed.drivername}': write {SUPPORTED}")
+    # pool_pre_ping: a connection the server closed (restart, idle timeout) is replaced, not failed on.
+    return sa.create_engine(parsed, pool_pre_ping=True)
 
 
 def _sqlite_engine(path: Path) -> sa.Engine:

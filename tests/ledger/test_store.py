@@ -15,10 +15,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from ledger import migrate
-from ledger.database import DatabaseUrlError, engine_for
+from ledger.database import engine_for
 from ledger.schema import metadata
 from ledger.simulated import record_simulated, simulated_opening
 from ledger.store import Ledger
+from ledger.urls import DatabaseUrlError
 from policy_engine.language import PolicySet
 from policy_engine.testing import Scenario, SimulationResult
 from tests.conftest import ROOT
