@@ -1,9 +1,10 @@
-"""The embedded SQLite outbox: one row per effect, unique on the engine's idempotency key.
+"""The outbox: one row per effect, unique on the engine's idempotency key, in the ledger's database.
 
-A worker killed mid-activity retries it; the insert is `INSERT OR IGNORE`, so the retry finds the
-row and the effect stays single. Several worker processes may share the file (WAL, busy timeout).
-The file holds case data (effect parameters: addresses, amounts): it and its -wal/-shm files are
-owner-only (0600).
+A worker killed mid-activity retries it; the insert is ON CONFLICT DO NOTHING, so the retry finds the
+row and the effect stays single. `Outbox(path)` is the embedded SQLite file (as before the ledger; an
+existing file is upgraded in place, its rows kept); `Outbox(url)` any ledger database, PostgreSQL for
+workers on several machines. A SQLite file holds case data (effect parameters: addresses, amounts):
+it and its -wal/-shm files are owner-only (0600), in a folder of mode 0700.
 """
 
 from __future__ import annotations
@@ -11,30 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import sqlite3
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from service.private_files import create_private, sqlite_files, tighten
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS effects (
-    key          TEXT PRIMARY KEY,
-    case_id      TEXT NOT NULL,
-    case_type    TEXT NOT NULL,
-    type         TEXT NOT NULL,
-    params       TEXT NOT NULL,
-    created_at   TEXT NOT NULL,
-    delivered_at TEXT,
-    attempts     INTEGER NOT NULL DEFAULT 1,
-    report_key   TEXT
-);
-CREATE INDEX IF NOT EXISTS effects_case ON effects (case_id);
-CREATE INDEX IF NOT EXISTS effects_type ON effects (type);
-"""
-
+from ledger.schema import effects
+from ledger.store import Ledger
+from ledger.urls import sqlite_url
 
 # The standard library's logging: `aftersales outbox` (no logging configured) writes it to stderr,
 # never into the table it prints; the worker renders it as its other lines.
@@ -46,41 +32,13 @@ def _now() -> str:
 
 
 class Outbox:
-    """Safe to share between threads and processes: each thread keeps its own connection."""
+    """Safe to share between threads and processes: the engine pools connections, each call is one transaction."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # SQLite gives its -wal and -shm files the database file's mode: a 0600 database keeps them 0600.
-        for loose in tighten(sqlite_files(path)):
-            log.warning("the outbox holds case data: %s", loose)
-        create_private(path)
-        for attempt in range(50):
-            try:
-                db = self._connect()
-                # Switching the journal mode takes an exclusive lock and does not wait on busy: retry.
-                if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-                _add_report_key(db)
-                return
-            except sqlite3.OperationalError:
-                if attempt == 49:
-                    raise
-                time.sleep(0.05)
-
-    def _connect(self) -> sqlite3.Connection:
-        # One connection per thread, kept open: activities run on a thread pool and sqlite3 objects
-        # belong to their thread; closing the last connection to a WAL file checkpoints it, which
-        # made every effect pay a checkpoint when connections were opened per call.
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
-        return db
+    def __init__(self, where: Path | str) -> None:
+        self.path = where if isinstance(where, Path) else None
+        self.ledger = Ledger(sqlite_url(where) if isinstance(where, Path) else where)
+        self.ledger.upgrade()
+        self.engine = self.ledger.engine
 
     def record(
         self,
@@ -98,32 +56,43 @@ class Outbox:
         event back (a deferred report); a retry keeps the first attempt's (see `report_key_of`).
         """
         body = json.dumps(params, ensure_ascii=False, sort_keys=True, default=str)
-        db = self._connect()
-        cur = db.execute(
-            "INSERT OR IGNORE INTO effects (key, case_id, case_type, type, params, created_at, report_key) "
-            "VALUES (?,?,?,?,?,?,?)",
-            (key, case_id, case_type, type, body, _now(), report_key),
-        )
-        if cur.rowcount == 0:
-            db.execute("UPDATE effects SET attempts = attempts + 1 WHERE key = ?", (key,))
+        dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
+        row = {
+            "key": key,
+            "case_id": case_id,
+            "case_type": case_type,
+            "type": type,
+            "params": body,
+            "created_at": _now(),
+            "report_key": report_key,
+        }
+        with self.engine.begin() as db:
+            # RETURNING says whether this call inserted (a row count is not reliable across drivers).
+            insert = dialect.insert(effects).values(row).on_conflict_do_nothing().returning(effects.c.key)
+            if db.execute(insert).first() is not None:
+                return True
+            db.execute(effects.update().where(effects.c.key == key).values(attempts=effects.c.attempts + 1))
             return False
-        return True
 
     def report_key_of(self, key: str) -> str | None:
         """The report key written with this effect (None: its result is not reported from outside)."""
-        row = self._connect().execute("SELECT report_key FROM effects WHERE key = ?", (key,)).fetchone()
-        return None if row is None else row["report_key"]
+        with self.engine.connect() as db:
+            found: str | None = db.execute(sa.select(effects.c.report_key).where(effects.c.key == key)).scalar()
+            return found
 
     def is_delivered(self, key: str) -> bool:
         """Whether a receiver already accepted this effect (an earlier attempt got through)."""
-        db = self._connect()
-        row = db.execute("SELECT delivered_at FROM effects WHERE key = ?", (key,)).fetchone()
-        return bool(row and row["delivered_at"])
+        with self.engine.connect() as db:
+            return bool(db.execute(sa.select(effects.c.delivered_at).where(effects.c.key == key)).scalar())
 
     def mark_delivered(self, key: str) -> None:
         """Stamp the row once the receiver accepted it, so a retry does not send it again."""
-        db = self._connect()
-        db.execute("UPDATE effects SET delivered_at = ? WHERE key = ? AND delivered_at IS NULL", (_now(), key))
+        with self.engine.begin() as db:
+            db.execute(
+                effects.update()
+                .where(effects.c.key == key, effects.c.delivered_at.is_(None))
+                .values(delivered_at=_now())
+            )
 
     def list(
         self, case_id: str | None = None, type: str | None = None, limit: int | None = None, *, newest: bool = False
@@ -132,21 +101,17 @@ class Outbox:
 
         With `limit`, the first `limit` effects, or with `newest` the last ones (still oldest first).
         """
-        query = "SELECT * FROM effects"
-        where, args = [], []
+        query = sa.select(effects)
         if case_id:
-            where.append("case_id = ?")
-            args.append(case_id)
+            query = query.where(effects.c.case_id == case_id)
         if type:
-            where.append("type = ?")
-            args.append(type)
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY created_at DESC, key DESC" if newest else " ORDER BY created_at, key"
+            query = query.where(effects.c.type == type)
+        order = (effects.c.created_at.desc(), effects.c.key.desc()) if newest else (effects.c.created_at, effects.c.key)
+        query = query.order_by(*order)
         if limit:
-            query += f" LIMIT {int(limit)}"
-        db = self._connect()
-        rows = [dict(r) for r in db.execute(query, args).fetchall()]
+            query = query.limit(int(limit))
+        with self.engine.connect() as db:
+            rows = [dict(row._mapping) for row in db.execute(query)]
         if newest:
             rows.reverse()
         for row in rows:
@@ -155,18 +120,8 @@ class Outbox:
 
     def count(self, type: str | None = None) -> int:
         """How many effects (of one action type), for tests and the benchmark."""
-        db = self._connect()
+        query = sa.select(sa.func.count()).select_from(effects)
         if type:
-            return int(db.execute("SELECT COUNT(*) FROM effects WHERE type = ?", (type,)).fetchone()[0])
-        return int(db.execute("SELECT COUNT(*) FROM effects").fetchone()[0])
-
-
-def _add_report_key(db: sqlite3.Connection) -> None:
-    """An outbox written before effects had report keys gets the column (once, whoever comes first)."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(effects)").fetchall()}
-    if "report_key" not in columns:
-        try:
-            db.execute("ALTER TABLE effects ADD COLUMN report_key TEXT")
-        except sqlite3.OperationalError as exc:  # another process added it in between
-            if "duplicate column" not in str(exc):
-                raise
+            query = query.where(effects.c.type == type)
+        with self.engine.connect() as db:
+            return int(db.execute(query).scalar_one())

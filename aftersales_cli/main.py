@@ -18,6 +18,7 @@ from aftersales_cli import (
     codec_cmds,
     export_cmds,
     keys_cmds,
+    ledger_cmds,
     policy_cmds,
     server_cmds,
     simulate_cmds,
@@ -57,6 +58,7 @@ app.add_typer(codec_cmds.codec_app, name="codec")
 app.command(name="codec-server")(codec_cmds.codec_server)
 app.add_typer(audit_cmds.app, name="audit")
 _ = export_cmds  # imported for `case export`, which it adds to case_app
+app.add_typer(ledger_cmds.ledger_app, name="ledger")
 
 
 def run() -> None:

@@ -230,6 +230,12 @@ def simulate(
     closed_since: str | None = typer.Option(
         None, "--closed-since", help="With --compare: real cases closed since this date.", show_default=False
     ),
+    record_to: str | None = typer.Option(
+        None,
+        "--record-to",
+        metavar="URL",
+        help="Also write each simulated case into the case ledger at URL (sqlite:///FILE or postgresql+psycopg://...).",
+    ),
 ) -> None:
     """Run scenarios in virtual time and print their timelines (exit 1 if an expectation fails)."""
     if compare is not None and (cases is not None or closed_since is not None):
@@ -246,6 +252,10 @@ def simulate(
         return
     policy_set = load_or_exit([policy_dir(policies)])
     results = run_all(policy_set, scenarios, label="simulating")
+    if record_to is not None:
+        from aftersales_cli.simulate_recording import recording
+
+        results = recording(record_to, policy_set, scenarios, results)
     failed = print_json(results, single=len(scenarios) == 1) if as_json else print_text(results)
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
 

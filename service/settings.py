@@ -19,6 +19,8 @@ from temporalio.converter import DataConverter
 from temporalio.service import TLSConfig
 
 from activities.webhook import check_secret, check_url
+from ledger.urls import DatabaseUrlError
+from ledger.urls import check_url as check_database_url
 from service.codec import PAYLOAD_MODES, data_converter_for
 from workflows.contract import DEFAULT_TASK_QUEUE
 
@@ -29,6 +31,7 @@ LOG_FORMATS = ("json", "console")  # see service.logs
 # language; above an hour or a terabyte a limit no longer protects anything.
 MIN_POLICY_LOAD_MEMORY_MB, MAX_POLICY_LOAD_MEMORY_MB = 64, 1 << 20
 MAX_POLICY_LOAD_TIMEOUT = 3600
+DATABASE_FILE = ".aftersales/aftersales.sqlite3"  # the default ledger, relative to the project folder
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class Settings:
     # (docs/security.md, "Policy loading"): seconds of wall time, and megabytes of address space.
     policy_load_timeout: float = 30.0  # AFTERSALES_POLICY_LOAD_TIMEOUT
     policy_load_memory_mb: int = 1024  # AFTERSALES_POLICY_LOAD_MEMORY_MB
+    # The case ledger's database (docs/ledger.md): an embedded SQLite file in the project folder, or
+    # `postgresql+psycopg://...` for workers on several machines. AFTERSALES_DATABASE_URL.
+    database_url: str = f"sqlite:///{DATABASE_FILE}"
 
     def __post_init__(self) -> None:
         """A wrong setting stops the worker at start, with the variable to fix, not at the first case."""
@@ -122,6 +128,10 @@ class Settings:
             raise ValueError(
                 f"AFTERSALES_POLICY_LOAD_TIMEOUT must be seconds above 0, at most {MAX_POLICY_LOAD_TIMEOUT}"
             )
+        try:
+            check_database_url(self.database_url)
+        except DatabaseUrlError as exc:  # its message never repeats the URL: it may hold a password
+            raise ValueError(f"AFTERSALES_DATABASE_URL: {exc}") from None
         if not MIN_POLICY_LOAD_MEMORY_MB <= self.policy_load_memory_mb <= MAX_POLICY_LOAD_MEMORY_MB:
             raise ValueError(
                 "AFTERSALES_POLICY_LOAD_MEMORY_MB must be whole megabytes from "
@@ -186,6 +196,7 @@ class Settings:
             payloads=text("AFTERSALES_PAYLOADS", "payloads").lower(),
             codec_keys_path=str(home / text("AFTERSALES_CODEC_KEYS", "codec_keys_path")),
             **_policy_loading_from_env(get),
+            database_url=get("AFTERSALES_DATABASE_URL") or f"sqlite:///{home / DATABASE_FILE}",
         )
 
 
