@@ -18,11 +18,15 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.service import TLSConfig
 
-from workflows.contract import DEFAULT_TASK_QUEUE
+from workflows.contract import DEFAULT_TASK_QUEUE, DataLimits
 
 SINKS = ("outbox", "webhook")
 POLICY_DIR = "policies"  # the policy folder's name in a project, and the default AFTERSALES_POLICY_DIR
 LOG_FORMATS = ("json", "console")  # see service.logs
+# The largest data cap a worker may set: a case carries its opening's data twice (the request and its
+# state) across continue-as-new, whose whole input must stay under Temporal's 2 MB payload limit.
+MAX_DATA_BYTES_CAP = 256 * 1024
+MAX_DATA_DEPTH_CAP = 100
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,12 @@ class Settings:
     # The worker's own key (it signs the openings of linked cases as `aftersales-worker`); every
     # worker process of a task queue needs the same one. Made on first start when missing.
     worker_key_path: str = ".aftersales/keys/aftersales-worker.pem"  # AFTERSALES_WORKER_KEY
+    # Caps on what callers send (workflows.bounds): an opening's and an event's data as canonical JSON
+    # (AFTERSALES_MAX_CASE_DATA_BYTES, AFTERSALES_MAX_EVENT_DATA_BYTES) and how deeply it nests
+    # (AFTERSALES_MAX_DATA_DEPTH). A case pins the worker's values when it opens.
+    max_case_data_bytes: int = DataLimits().case_data_bytes
+    max_event_data_bytes: int = DataLimits().event_data_bytes
+    max_data_depth: int = DataLimits().data_depth
 
     def __post_init__(self) -> None:
         """A wrong setting stops the worker at start, with the variable to fix, not at the first case."""
@@ -92,6 +102,25 @@ class Settings:
             raise ValueError(f"AFTERSALES_CALLERS must be signed or open, not '{self.callers}'")
         if self.backdating_max_days < 1:
             raise ValueError(f"AFTERSALES_BACKDATING_MAX_DAYS must be 1 or more, not {self.backdating_max_days}")
+        for variable, value in (
+            ("AFTERSALES_MAX_CASE_DATA_BYTES", self.max_case_data_bytes),
+            ("AFTERSALES_MAX_EVENT_DATA_BYTES", self.max_event_data_bytes),
+        ):
+            if not 1024 <= value <= MAX_DATA_BYTES_CAP:
+                raise ValueError(f"{variable} must be from 1024 to {MAX_DATA_BYTES_CAP} bytes, not {value}")
+        if not 2 <= self.max_data_depth <= MAX_DATA_DEPTH_CAP:
+            raise ValueError(
+                f"AFTERSALES_MAX_DATA_DEPTH must be from 2 to {MAX_DATA_DEPTH_CAP}, not {self.max_data_depth}"
+            )
+
+    @property
+    def data_limits(self) -> DataLimits:
+        """The caps a case pins when this worker opens it, and a client checks before sending."""
+        return DataLimits(
+            case_data_bytes=self.max_case_data_bytes,
+            event_data_bytes=self.max_event_data_bytes,
+            data_depth=self.max_data_depth,
+        )
 
     @property
     def tls(self) -> bool:
@@ -140,6 +169,7 @@ class Settings:
             grants_path=str(home / text("AFTERSALES_GRANTS", "grants_path")),
             worker_key_path=str(home / text("AFTERSALES_WORKER_KEY", "worker_key_path")),
             **_backdating_from_env(get, default),
+            **_data_limits_from_env(get),
         )
 
 
@@ -174,6 +204,24 @@ def _backdating_from_env(get: Any, default: Any) -> dict[str, Any]:
     except ValueError:
         raise ValueError(f"AFTERSALES_BACKDATING_MAX_DAYS must be a whole number of days, not '{days}'") from None
     return {"allow_backdating": allowed, "backdating_max_days": max_days}
+
+
+def _data_limits_from_env(get: Any) -> dict[str, Any]:
+    """AFTERSALES_MAX_CASE_DATA_BYTES, AFTERSALES_MAX_EVENT_DATA_BYTES, AFTERSALES_MAX_DATA_DEPTH (whole numbers)."""
+    limits: dict[str, Any] = {}
+    for variable, name in (
+        ("AFTERSALES_MAX_CASE_DATA_BYTES", "max_case_data_bytes"),
+        ("AFTERSALES_MAX_EVENT_DATA_BYTES", "max_event_data_bytes"),
+        ("AFTERSALES_MAX_DATA_DEPTH", "max_data_depth"),
+    ):
+        value = get(variable)
+        if value is None:
+            continue
+        try:
+            limits[name] = int(value)
+        except ValueError:
+            raise ValueError(f"{variable} must be a whole number, not '{value}'") from None
+    return limits
 
 
 def _flag(value: str | None, default: bool, variable: str) -> bool:
