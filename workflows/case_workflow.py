@@ -217,7 +217,12 @@ class AfterSalesCase:
             cause = exc.cause
             if isinstance(cause, ApplicationError) and cause.type == CASE_REFUSED:
                 await self._refuse(cause.message)
-            raise
+                raise
+            # The worker failed on every attempt (a broken policy source): the caller hears so, and
+            # the id stays free for another opening, instead of an update left without an answer.
+            reason = "the worker could not resolve a policy for this case (every attempt failed; its log says why)"
+            await self._refuse(reason)
+            raise ApplicationError(reason, type=CASE_REFUSED, non_retryable=True) from None
         self.policy = pinned_policy(payload.policy_version, payload.policy_content)
         self.limits = payload.limits
         opening = OpenCase(case_id=req.case_id, case_type=req.case_type, data=req.data, at=opened_at, links=req.links)

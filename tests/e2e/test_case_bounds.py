@@ -238,3 +238,18 @@ async def test_a_refused_opening_leaves_the_id_free_for_a_corrected_one(
     assert status.state == "awaiting_merchant" and not status.duplicate
     again = await cases.open("return", case_id, data)
     assert again.duplicate
+
+
+async def test_an_opening_the_policy_cannot_compute_is_refused_with_a_reason(
+    env: WorkflowEnvironment, bounded_outbox: Outbox
+) -> None:
+    """A delivery date at the end of the calendar overflows the return window: refused, not stuck."""
+    cases = signed_client(env.client, TASK_QUEUE, clock=env.get_current_time)
+    case_id = _id("OVERFLOW")
+    data = return_case_data(1, await env.get_current_time())
+    far = {**data, "order": {**data["order"], "delivered_at": "9999-12-31T00:00:00+00:00"}}
+    with pytest.raises(CaseRefused) as refused:
+        await cases.open("return", case_id, far, wait=20)
+    assert "could not open a case with this data (OverflowError)" in str(refused.value)
+    status = await cases.open("return", case_id, data)
+    assert status.state == "awaiting_merchant"
