@@ -125,6 +125,11 @@ class CaseSummary:
     started: dt.datetime | None
 
 
+def _known_id_problem(case_id: str) -> str | None:
+    """Why no case can have this id (a linked case's may be longer than one a caller opens), or None."""
+    return case_id_problem(case_id, linked=True)
+
+
 def _conflict(case_id: str) -> CaseConflict:
     return CaseConflict(f"case {case_id} already exists with other data; use another case id")
 
@@ -251,8 +256,11 @@ class CaseClient:
 
         Raises InvalidRequest, before anything is sent, for an event over the bounds of every case.
         """
-        self.handle(case_id)  # the id's check
-        unbounded = event_key_problem(key) or event_data_problem(to_jsonable_python(data or {}), self.limits)
+        unbounded = (
+            _known_id_problem(case_id)
+            or event_key_problem(key)
+            or event_data_problem(to_jsonable_python(data or {}), self.limits)
+        )
         if unbounded is not None:
             raise InvalidRequest(unbounded)
         token = await self.sign(case_id, name, role, data)
@@ -275,9 +283,8 @@ class CaseClient:
         )
 
     def handle(self, case_id: str) -> WorkflowHandle[Any, Any]:
-        """The case's workflow; InvalidRequest for an id no case can have (a linked case's may be longer
-        than one a caller opens, so the linked form's limit applies here)."""
-        bad_id = case_id_problem(case_id, linked=True)
+        """The case's workflow; InvalidRequest for an id no case can have."""
+        bad_id = _known_id_problem(case_id)
         if bad_id is not None:
             raise InvalidRequest(bad_id)
         return self.client.get_workflow_handle(workflow_id_for(case_id))

@@ -132,10 +132,18 @@ async def test_thousands_of_refusals_keep_the_carried_case_small(
     await _until(lambda: handle.query(QUERY_IDLE, result_type=bool))
     opened_with = len((await cases.timeline(case_id)).entries)  # the opening's entries
     refusals = 2_100
-    # Refused by the case's bounds (a key longer than any case keeps), each a timeline entry.
-    request = EventRequest(name="merchant_approve", role="merchant", actor_id="M-1", key="k" * 129)
-    for _ in range(refusals):
-        await handle.signal("event", request)
+    # Every seventh signed, admitted and refused by the policy (the wrong state, its data in the entry);
+    # the others refused by the case's bounds (a key longer than any case keeps), which is quicker.
+    over_key = EventRequest(name="merchant_approve", role="merchant", actor_id="M-1", key="k" * 129)
+
+    async def refused(i: int) -> None:
+        if i % 7 == 0:
+            await cases.signal(case_id, "return_delivered", "system", "carrier", {"scan": i})
+        else:
+            await handle.signal("event", over_key)
+
+    for batch in range(0, refusals, 100):
+        await asyncio.gather(*(refused(i) for i in range(batch, min(batch + 100, refusals))))
     await _until(lambda: _refused_count(cases, case_id, refusals))
     await _until(lambda: handle.query(QUERY_IDLE, result_type=bool))
     timeline = (await cases.timeline(case_id)).entries
