@@ -161,7 +161,8 @@ class AfterSalesCase:
             self.actions.extend(start.pinned.pending_actions)
             self.open_answered = True  # a continued case: its opening was answered in an earlier run
         else:
-            # A caller may start the workflow directly, bypassing CaseClient: the id is checked here.
+            # A caller may start the workflow directly, bypassing CaseClient: the id is checked here. An
+            # opening that claims links may use the linked form's length: still within every limit.
             bad_id = case_id_problem(start.open.case_id, linked=bool(start.open.links.get("linked_to")))
             if bad_id is not None:
                 await self._refuse(bad_id)
@@ -237,8 +238,9 @@ class AfterSalesCase:
             await self._refuse(str(exc))
             raise ApplicationError(str(exc), type=CASE_REFUSED, non_retryable=True) from None
         except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
-            # The engine could not compute the opening (a number too large for it): refused with a
-            # reason, the id free for corrected data, instead of a workflow task failing for ever.
+            # The engine could not compute the opening (a date or number out of its range: a delivery
+            # on 9999-12-31 overflows the return window): refused with a reason, the id free for
+            # corrected data, instead of a workflow task failing for ever.
             reason = (
                 f"policy {payload.policy_id} could not open a case with this data ({type(exc).__name__}): "
                 "check its numbers and sizes"
