@@ -48,16 +48,19 @@ def _size(entry: TimelineEntry) -> int:
 
 def compacted(state: CaseState, run_id: str) -> CaseState:
     """The case as the next run carries it: see the module's docstring. `run_id`: this run's."""
-    entries = [without_data(entry) for entry in state.timeline]
+    entries = state.timeline
     first = entries[0] if entries and entries[0].kind == "open" else None
     rest = entries[1:] if first is not None else entries
     kept: list[TimelineEntry] = []
     budget = CARRIED_TIMELINE_BYTES
-    for entry in reversed(rest):
-        budget -= _size(entry)
-        if len(kept) >= CARRIED_ENTRIES or budget < 0:
+    for entry in reversed(rest):  # newest first; only the entries kept are measured
+        if len(kept) >= CARRIED_ENTRIES:
             break
-        kept.append(entry)
+        carried = without_data(entry)
+        budget -= _size(carried)
+        if budget < 0:
+            break
+        kept.append(carried)
     kept.reverse()
     left = len(rest) - len(kept)
     if left and first is not None:
