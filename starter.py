@@ -33,6 +33,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.bounds import case_data_problem, case_id_problem, event_data_problem, event_key_problem
 from workflows.contract import (
     CASE_EXISTS,
     DEFAULT_TASK_QUEUE,
@@ -46,6 +47,7 @@ from workflows.contract import (
     WORKFLOW_TYPE,
     CaseStart,
     CaseStatus,
+    DataLimits,
     EventRequest,
     OpenRequest,
     Timeline,
@@ -79,6 +81,11 @@ class CaseError(Exception):
 
 class CaseRefused(CaseError):
     """The case could not be opened (unknown case type, data that does not fit the policy)."""
+
+
+class InvalidRequest(CaseError):
+    """The request breaks a bound every case has (its id, the size or depth of its data, an event's
+    key: `workflows.bounds`); nothing was sent."""
 
 
 class CaseConflict(CaseError):
@@ -115,6 +122,11 @@ class CaseSummary:
     closed: bool | None
     policy_version: str | None
     started: dt.datetime | None
+
+
+def _known_id_problem(case_id: str) -> str | None:
+    """Why no case can have this id (a linked case's may be longer than one a caller opens), or None."""
+    return case_id_problem(case_id, linked=True)
 
 
 def _conflict(case_id: str) -> CaseConflict:
@@ -167,10 +179,12 @@ class CaseClient:
         private_key: Any = None,
         open_role: str = "customer",
         clock: Callable[[], Awaitable[dt.datetime]] | None = None,
+        limits: DataLimits | None = None,
     ) -> None:
         """`principal` and `private_key` (an Ed25519 key, its PEM, or the path of its file): every open
         and event is signed with a fresh token (docs/security.md); `open_role` is the role an opening
-        is signed in."""
+        is signed in. `limits`: the data caps checked before sending (default: the settings' defaults;
+        `connect` reads AFTERSALES_MAX_*); the worker enforces its own whatever a client checks."""
         self._client: Client | None = client
         self.principal = principal
         self._key: Any = None
@@ -186,6 +200,7 @@ class CaseClient:
         self.clock = clock  # the time tokens are issued at (default: this machine's; tests: the test server's)
         self.task_queue = task_queue
         self.list_by_state = list_by_state
+        self.limits = limits or DataLimits()
         _settle_at_exit()
 
     @property
@@ -219,6 +234,7 @@ class CaseClient:
             list_by_state=settings.list_by_state,
             principal=principal,
             private_key=private_key,
+            limits=settings.data_limits,
         )
 
     async def close(self) -> None:
@@ -237,7 +253,17 @@ class CaseClient:
     async def _event_request(
         self, case_id: str, name: str, role: str, actor_id: str, data: dict[str, Any] | None, key: str | None
     ) -> EventRequest:
-        """An event as the case receives it, signed for this principal (update and signal alike)."""
+        """An event as the case receives it, signed for this principal (update and signal alike).
+
+        Raises InvalidRequest, before anything is sent, for an event over the bounds of every case.
+        """
+        unbounded = (
+            _known_id_problem(case_id)
+            or event_key_problem(key)
+            or event_data_problem(to_jsonable_python(data or {}), self.limits)
+        )
+        if unbounded is not None:
+            raise InvalidRequest(unbounded)
         token = await self.sign(case_id, name, role, data)
         return EventRequest(name=name, role=role, actor_id=actor_id, data=data or {}, key=key, token=token)
 
@@ -258,6 +284,10 @@ class CaseClient:
         )
 
     def handle(self, case_id: str) -> WorkflowHandle[Any, Any]:
+        """The case's workflow; InvalidRequest for an id no case can have."""
+        bad_id = _known_id_problem(case_id)
+        if bad_id is not None:
+            raise InvalidRequest(bad_id)
         return self.client.get_workflow_handle(workflow_id_for(case_id))
 
     async def open(
@@ -274,8 +304,12 @@ class CaseClient:
         """Open a case (idempotent) and return its first status, in one round trip.
 
         The start carries the `open` update (update-with-start): a new case answers once its policy
-        is pinned; an existing one answers at once, or refuses when its data differs.
+        is pinned; an existing one answers at once, or refuses when its data differs. An id or data
+        over the bounds of every case raises InvalidRequest before anything is sent.
         """
+        unbounded = case_id_problem(case_id) or case_data_problem(to_jsonable_python(data), self.limits)
+        if unbounded is not None:
+            raise InvalidRequest(unbounded)
         token = await self.sign(case_id, f"open:{case_type}", role or self.open_role, data)
         request = OpenRequest(case_id=case_id, case_type=case_type, data=data, opened_at=opened_at, token=token)
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
@@ -307,7 +341,25 @@ class CaseClient:
             return await self._closed_case(case_id, request)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             await _settle(start)
-            raise CaseError(f"case {case_id} did not open within {wait:.0f}s: is a worker running?") from None
+            raise await self._why_not_opened(case_id, wait) from None
+
+    async def _why_not_opened(self, case_id: str, wait: float) -> CaseError:
+        """An opening that got no answer in time: refused (its run failed, with the reason), or stuck."""
+        handle = self.handle(case_id)
+        try:
+            desc = await handle.describe()
+        except RPCError:
+            return CaseError(f"case {case_id} did not open within {wait:.0f}s: is a worker running?")
+        if desc.status == WorkflowExecutionStatus.FAILED:
+            reason = await self._failure_reason(handle)
+            return CaseRefused(f"case {case_id} was refused when it opened: {reason}")
+        pending = desc.raw_description.pending_workflow_task
+        if pending.attempt > 1:  # the worker took the case and fails on it: its log has the error
+            return CaseError(
+                f"case {case_id} did not open within {wait:.0f}s: the worker fails on it (attempt "
+                f"{pending.attempt}); its log says why"
+            )
+        return CaseError(f"case {case_id} did not open within {wait:.0f}s: is a worker running?")
 
     async def _closed_case(self, case_id: str, request: OpenRequest) -> CaseStatus:
         """A case that already ran to its end keeps its id: the same opening gets its last status."""

@@ -84,6 +84,7 @@ def build_worker(
         backdating=backdating_of(settings),
         callers=callers if callers is not None else caller_gate(settings, source)[0],
         worker_key=worker_key(Path(settings.worker_key_path)),
+        limits=settings.data_limits,
     )
     return Worker(
         client,

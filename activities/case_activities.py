@@ -30,6 +30,7 @@ from service.identity.grants import Grants, Principal, PublicKey
 from service.identity.keys import new_private_key, public_pem
 from service.identity.tokens import MAX_LIFETIME, mint
 from service.identity.tokens import opening as opening_name
+from workflows.bounds import case_data_problem, case_id_problem
 from workflows.contract import (
     CALLER_REFUSED,
     CASE_REFUSED,
@@ -40,6 +41,7 @@ from workflows.contract import (
     CallerCheck,
     CallerVerdict,
     CaseStart,
+    DataLimits,
     OpenRequest,
     ResolvedPayload,
     ResolveRequest,
@@ -123,6 +125,7 @@ class CaseActivities:
         backdating: Backdating | None = None,
         callers: CallerGate | None = None,
         worker_key: Ed25519PrivateKey | None = None,
+        limits: DataLimits | None = None,
     ) -> None:
         self.source = source
         self.sink = sink
@@ -133,6 +136,9 @@ class CaseActivities:
         self.deferred_reports = deferred_reports or (lambda _request: False)
         # What a new case's start may ask for beyond its opening (a backdated opening): see start_checks.
         self.backdating = backdating or Backdating()
+        # The caps on callers' data (AFTERSALES_MAX_*): an opening over them is refused here, and the
+        # case pins them from this activity's result for its update validators and signals.
+        self.limits = limits or DataLimits()
         # Who may call (AFTERSALES_CALLERS, the grants file): the workflow's validators read it through
         # the gate registered for this task queue; None refuses every caller (deny by default).
         # The worker opens linked cases itself, signing as WORKER_PRINCIPAL with its own key: the one
@@ -193,7 +199,11 @@ class CaseActivities:
     def resolve_policy(self, request: ResolveRequest) -> ResolvedPayload:
         """Select the policy for a new case; its content and hash go into the workflow history."""
         with structlog.contextvars.bound_contextvars(workflow_id=activity.info().workflow_id):
-            refusal = self._opening_refusal(request) or start_refusal(request, self.backdating)
+            refusal = (
+                case_data_problem(request.data, self.limits)
+                or self._opening_refusal(request)
+                or start_refusal(request, self.backdating)
+            )
             if refusal is not None:
                 log.warning("case refused", case_type=request.case_type, reason=refusal)
                 raise ApplicationError(refusal, type=CASE_REFUSED, non_retryable=True)
@@ -204,7 +214,10 @@ class CaseActivities:
                 raise ApplicationError(str(exc), type=CASE_REFUSED, non_retryable=True) from None
             log.info("policy resolved", case_type=request.case_type, policy=resolved.id, version=resolved.short_version)
         return ResolvedPayload(
-            policy_id=resolved.id, policy_version=resolved.version, policy_content=resolved.content()
+            policy_id=resolved.id,
+            policy_version=resolved.version,
+            policy_content=resolved.content(),
+            limits=self.limits,
         )
 
     @activity.defn(name="run_action")
@@ -246,6 +259,13 @@ class CaseActivities:
                 f"open_case action {request.key} lacks {', '.join(missing)}", type="InvalidAction", non_retryable=True
             )
         case_id = str(params["case_id"])
+        bad_id = case_id_problem(case_id, linked=True)
+        if bad_id is not None:  # a link of a link of a long id (workflows.bounds)
+            raise ApplicationError(
+                f"open_case action {request.key} cannot open its linked case: {bad_id}",
+                type="InvalidAction",
+                non_retryable=True,
+            )
         linked_id = workflow_id_for(case_id)
         # The opening names its parent and the action that opened it: what a verified attach compares.
         opening = OpenRequest(

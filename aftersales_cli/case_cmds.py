@@ -40,6 +40,16 @@ def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _known_id(case_id: str) -> str:
+    """The case id argument, or exit 2 naming the rule it breaks (before any connection is made)."""
+    from workflows.bounds import case_id_problem
+
+    bad_id = case_id_problem(case_id, linked=True)  # a linked case's id may be longer than a caller's own
+    if bad_id is not None:
+        raise _fail(bad_id, EXIT_INVALID)
+    return case_id
+
+
 AS_HELP = (
     "The principal to sign as (its key: .aftersales/keys/NAME.pem, or AFTERSALES_KEY_FILE); "
     "default AFTERSALES_AS, else 'cli' when its key exists (made by `aftersales dev`)."
@@ -72,7 +82,7 @@ def with_cases(work: Callable[[CaseClient], Awaitable[T]], sign_as: str | None =
     """Connect, do the work, close the connection; a refusal or an unreachable server is one line."""
     from temporalio.service import RPCError
 
-    from starter import CaseClient, CaseConflict, CaseError
+    from starter import CaseClient, CaseConflict, CaseError, InvalidRequest
 
     principal, key = signer(sign_as)
 
@@ -84,6 +94,8 @@ def with_cases(work: Callable[[CaseClient], Awaitable[T]], sign_as: str | None =
         return asyncio.run(go())
     except CaseConflict:
         raise  # the caller knows what the user asked for and says more
+    except InvalidRequest as exc:  # the user's input breaks a bound (an id, data too large): nothing sent
+        raise _fail(str(exc), EXIT_INVALID) from None
     except CaseError as exc:
         raise _fail(str(exc)) from None
     except RPCError as exc:  # a server-side refusal the client has no better words for
@@ -215,6 +227,7 @@ def send_event(
     sign_as: str | None = typer.Option(None, "--as", help=AS_HELP, show_default=False),
 ) -> None:
     """Report an event; a refused event prints the reason and exits 1 (the case is unchanged)."""
+    _known_id(case_id)
     try:
         payload = parse_mapping(data, "--data") if data is not None else {}
     except InputError as exc:
@@ -241,6 +254,7 @@ def show_status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """State, deadlines, SLA clocks and the events accepted now."""
+    _known_id(case_id)
     print_status(with_cases(lambda cases: cases.status(case_id)), as_json)
 
 
@@ -253,6 +267,7 @@ def show_timeline(
     from aftersales_cli.simulate_cmds import describe_entry
     from policy_engine.engine import typed_entry
 
+    _known_id(case_id)
     tl = with_cases(lambda cases: cases.timeline(case_id))
     if as_json:
         print(tl.model_dump_json(indent=2))

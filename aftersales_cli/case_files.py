@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from policy_engine.language import Exact, parse_duration, value_kind
+from workflows.bounds import case_id_problem
 
 _RELATIVE = re.compile(r"^(?P<sign>[+-])\s*(?P<duration>.+)$")
 REQUIRED_KEYS = ("case_type", "case_id", "data")
@@ -81,6 +82,9 @@ def read_case_file(source: str, now: dt.datetime) -> CaseFile:
     for key in ("case_type", "case_id"):
         if not isinstance(spec[key], str | int) or isinstance(spec[key], bool) or str(spec[key]) == "":
             raise InputError(f"{name}: {key} must be a non-empty text")
+    bad_id = case_id_problem(str(spec["case_id"]))
+    if bad_id is not None:
+        raise InputError(f"{name}: case_id: {bad_id}")
     opened_at = spec.get("opened_at")
     when = None if opened_at is None else _moment(opened_at, now, f"{name}: opened_at")
     relative: list[str] = []

@@ -22,7 +22,7 @@ from activities.webhook import check_secret, check_url
 from ledger.urls import DatabaseUrlError
 from ledger.urls import check_url as check_database_url
 from service.codec import PAYLOAD_MODES, data_converter_for
-from workflows.contract import DEFAULT_TASK_QUEUE
+from workflows.contract import DEFAULT_TASK_QUEUE, DataLimits
 
 SINKS = ("outbox", "webhook")
 POLICY_DIR = "policies"  # the policy folder's name in a project, and the default AFTERSALES_POLICY_DIR
@@ -32,6 +32,10 @@ LOG_FORMATS = ("json", "console")  # see service.logs
 MIN_POLICY_LOAD_MEMORY_MB, MAX_POLICY_LOAD_MEMORY_MB = 64, 1 << 20
 MAX_POLICY_LOAD_TIMEOUT = 3600
 DATABASE_FILE = ".aftersales/aftersales.sqlite3"  # the default ledger, relative to the project folder
+# The largest data cap a worker may set: a case carries its opening's data twice (the request and its
+# state) across continue-as-new, whose whole input must stay under Temporal's 2 MB payload limit.
+MAX_DATA_BYTES_CAP = 256 * 1024
+MAX_DATA_DEPTH_CAP = 100
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,12 @@ class Settings:
     # The case ledger's database (docs/ledger.md): an embedded SQLite file in the project folder, or
     # `postgresql+psycopg://...` for workers on several machines. AFTERSALES_DATABASE_URL.
     database_url: str = f"sqlite:///{DATABASE_FILE}"
+    # Caps on what callers send (workflows.bounds): an opening's and an event's data as canonical JSON
+    # (AFTERSALES_MAX_CASE_DATA_BYTES, AFTERSALES_MAX_EVENT_DATA_BYTES) and how deeply it nests
+    # (AFTERSALES_MAX_DATA_DEPTH). A case pins the worker's values when it opens.
+    max_case_data_bytes: int = DataLimits().case_data_bytes
+    max_event_data_bytes: int = DataLimits().event_data_bytes
+    max_data_depth: int = DataLimits().data_depth
 
     def __post_init__(self) -> None:
         """A wrong setting stops the worker at start, with the variable to fix, not at the first case."""
@@ -137,6 +147,25 @@ class Settings:
                 "AFTERSALES_POLICY_LOAD_MEMORY_MB must be whole megabytes from "
                 f"{MIN_POLICY_LOAD_MEMORY_MB} to {MAX_POLICY_LOAD_MEMORY_MB}"
             )
+        for variable, value in (
+            ("AFTERSALES_MAX_CASE_DATA_BYTES", self.max_case_data_bytes),
+            ("AFTERSALES_MAX_EVENT_DATA_BYTES", self.max_event_data_bytes),
+        ):
+            if not 1024 <= value <= MAX_DATA_BYTES_CAP:
+                raise ValueError(f"{variable} must be from 1024 to {MAX_DATA_BYTES_CAP} bytes, not {value}")
+        if not 2 <= self.max_data_depth <= MAX_DATA_DEPTH_CAP:
+            raise ValueError(
+                f"AFTERSALES_MAX_DATA_DEPTH must be from 2 to {MAX_DATA_DEPTH_CAP}, not {self.max_data_depth}"
+            )
+
+    @property
+    def data_limits(self) -> DataLimits:
+        """The caps a case pins when this worker opens it, and a client checks before sending."""
+        return DataLimits(
+            case_data_bytes=self.max_case_data_bytes,
+            event_data_bytes=self.max_event_data_bytes,
+            data_depth=self.max_data_depth,
+        )
 
     @property
     def tls(self) -> bool:
@@ -197,6 +226,7 @@ class Settings:
             codec_keys_path=str(home / text("AFTERSALES_CODEC_KEYS", "codec_keys_path")),
             **_policy_loading_from_env(get),
             database_url=get("AFTERSALES_DATABASE_URL") or f"sqlite:///{home / DATABASE_FILE}",
+            **_data_limits_from_env(get),
         )
 
 
@@ -253,6 +283,24 @@ def _policy_loading_from_env(get: Any) -> dict[str, Any]:
                 f"{MIN_POLICY_LOAD_MEMORY_MB} to {MAX_POLICY_LOAD_MEMORY_MB}"
             ) from None
     return out
+
+
+def _data_limits_from_env(get: Any) -> dict[str, Any]:
+    """AFTERSALES_MAX_CASE_DATA_BYTES, AFTERSALES_MAX_EVENT_DATA_BYTES, AFTERSALES_MAX_DATA_DEPTH (whole numbers)."""
+    limits: dict[str, Any] = {}
+    for variable, name in (
+        ("AFTERSALES_MAX_CASE_DATA_BYTES", "max_case_data_bytes"),
+        ("AFTERSALES_MAX_EVENT_DATA_BYTES", "max_event_data_bytes"),
+        ("AFTERSALES_MAX_DATA_DEPTH", "max_data_depth"),
+    ):
+        value = get(variable)
+        if value is None:
+            continue
+        try:
+            limits[name] = int(value)
+        except ValueError:
+            raise ValueError(f"{variable} must be a whole number, not '{value}'") from None
+    return limits
 
 
 def _flag(value: str | None, default: bool, variable: str) -> bool:

@@ -40,11 +40,15 @@ with workflow.unsafe.imports_passed_through():
     from policy_engine.language import ResolvedPolicy, pinned_policy
     from service.identity.admission import claimed_role, gate_for, no_gate, remember, unverified_claims
     from service.identity.tokens import opening as opening_event
+    from workflows.bounds import case_data_problem, case_id_problem, event_data_problem, event_key_problem
+    from workflows.compaction import compacted
     from workflows.contract import (
         CALLER_REFUSED,
         CASE_EXISTS,
         CASE_REFUSED,
         JTI_MEMORY,
+        PATCH_BOUNDED_SIGNALS,
+        PATCH_COMPACT_CARRIED_STATE,
         PATCH_PLATFORM_REPORTS,
         PATCH_SIGNED_CALLERS,
         PATCH_STOP_ON_POLICY_ERROR,
@@ -64,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
         CallerVerdict,
         CaseStart,
         CaseStatus,
+        DataLimits,
         EventRequest,
         OpenRequest,
         PinnedCase,
@@ -78,6 +83,7 @@ with workflow.unsafe.imports_passed_through():
         backdating_note,
         forged_start,
         note_backdating,
+        oversized_step,
         platform_only,
         refused_step,
         report_digest,
@@ -125,6 +131,9 @@ class AfterSalesCase:
         self.reported: frozenset[str] | None = None
         # Ids of the tokens the case admitted lately -> their `exp`: a token is used once per case.
         self.seen_jtis: dict[str, int] = {}
+        # The worker's caps on callers' data, pinned from `resolve_policy`'s result (workflows.bounds);
+        # None for a case that opened before they were recorded (the defaults then apply).
+        self.limits: DataLimits | None = None
 
     def now(self) -> dt.datetime:
         """The case's clock: the server's, shifted for replayed scenarios (see CaseStart)."""
@@ -142,6 +151,7 @@ class AfterSalesCase:
             self.stop_on_policy_error = start.pinned.stop_on_policy_error
             self.awaiting_reports = dict(start.pinned.awaiting_reports)
             self.seen_jtis = dict(start.pinned.seen_jtis)
+            self.limits = start.pinned.limits
         self.opening = start.open
         self.offset = dt.timedelta(seconds=start.clock_offset_seconds)
         self.list_by_state = start.list_by_state
@@ -151,6 +161,12 @@ class AfterSalesCase:
             self.actions.extend(start.pinned.pending_actions)
             self.open_answered = True  # a continued case: its opening was answered in an earlier run
         else:
+            # A caller may start the workflow directly, bypassing CaseClient: the id is checked here. An
+            # opening that claims links may use the linked form's length: still within every limit.
+            bad_id = case_id_problem(start.open.case_id, linked=bool(start.open.links.get("linked_to")))
+            if bad_id is not None:
+                await self._refuse(bad_id)
+                raise ApplicationError(bad_id, type=CASE_REFUSED, non_retryable=True)
             await self._open(start.open, start_claims(start, workflow.now()))
         self._index()
         while True:
@@ -202,8 +218,14 @@ class AfterSalesCase:
             cause = exc.cause
             if isinstance(cause, ApplicationError) and cause.type == CASE_REFUSED:
                 await self._refuse(cause.message)
-            raise
+                raise
+            # The worker failed on every attempt (a broken policy source): the caller hears so, and
+            # the id stays free for another opening, instead of an update left without an answer.
+            reason = "the worker could not resolve a policy for this case (every attempt failed; its log says why)"
+            await self._refuse(reason)
+            raise ApplicationError(reason, type=CASE_REFUSED, non_retryable=True) from None
         self.policy = pinned_policy(payload.policy_version, payload.policy_content)
+        self.limits = payload.limits
         opening = OpenCase(case_id=req.case_id, case_type=req.case_type, data=req.data, at=opened_at, links=req.links)
         try:
             try:
@@ -215,6 +237,16 @@ class AfterSalesCase:
         except OpenRefused as exc:
             await self._refuse(str(exc))
             raise ApplicationError(str(exc), type=CASE_REFUSED, non_retryable=True) from None
+        except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
+            # The engine could not compute the opening (a date or number out of its range: a delivery
+            # on 9999-12-31 overflows the return window): refused with a reason, the id free for
+            # corrected data, instead of a workflow task failing for ever.
+            reason = (
+                f"policy {payload.policy_id} could not open a case with this data ({type(exc).__name__}): "
+                "check its numbers and sizes"
+            )
+            await self._refuse(reason)
+            raise ApplicationError(reason, type=CASE_REFUSED, non_retryable=True) from None
         note = backdating_note(resolve)
         if note is not None:
             result = note_backdating(result, note)
@@ -242,16 +274,20 @@ class AfterSalesCase:
 
     def _carry(self, start: CaseStart) -> CaseStart:
         policy = self._policy()
+        state = self._state()
+        if workflow.patched(PATCH_COMPACT_CARRIED_STATE):
+            state = compacted(state, workflow.info().run_id)
         return CaseStart(
             open=start.open,
             pinned=PinnedCase(
                 policy_version=policy.version,
                 policy_content=policy.content(),
-                state=self._state(),
+                state=state,
                 pending_actions=list(self.actions),
                 stop_on_policy_error=self.stop_on_policy_error,
                 awaiting_reports=dict(self.awaiting_reports),
                 seen_jtis=dict(self.seen_jtis),
+                limits=self.limits,
             ),
             history_limit=start.history_limit,
             clock_offset_seconds=start.clock_offset_seconds,
@@ -315,6 +351,12 @@ class AfterSalesCase:
             if self.inbox:
                 event, request = self.inbox.popleft()
                 self._fire_due()
+                # Over the case's bounds: refused before its caller is checked (the check would put
+                # its data in the history once more), keeping its size and digest, never its data.
+                unbounded = self._unbounded(request)
+                if unbounded is not None and workflow.patched(PATCH_BOUNDED_SIGNALS):
+                    self._absorb(oversized_step(self._state(), event, unbounded))
+                    continue
                 refusal = await self._signal_refusal(event, request)
                 if refusal is not None:
                     self._absorb(refused_step(self._state(), event, refusal))
@@ -333,6 +375,13 @@ class AfterSalesCase:
                 await self._run_action(command)
             finally:
                 self.actions_running -= 1
+
+    def _limits(self) -> DataLimits:
+        return self.limits or DataLimits()
+
+    def _unbounded(self, request: EventRequest) -> str | None:
+        """Why an event is over the case's bounds (its data's size or depth, its key), or None."""
+        return event_key_problem(request.key) or event_data_problem(request.data, self._limits())
 
     async def _signal_refusal(self, event: EventIn, request: EventRequest) -> str | None:
         """Why a signalled event's caller is refused, or None. The `check_caller` activity decides
@@ -464,6 +513,10 @@ class AfterSalesCase:
         # With the start itself the run has not begun (`opening` unset): the request is the opening.
         if self.opening is None:
             return  # sent with the start: the worker checks its caller when it pins the policy (_open)
+        linked = bool(req.links.get("linked_to"))
+        bounded = case_id_problem(req.case_id, linked=linked) or case_data_problem(req.data, self._limits())
+        if bounded is not None:
+            raise ValueError(bounded)
         if not same_opening(self.opening, req):
             raise ValueError(f"{CASE_EXISTS}; use another case id")
         refusal = self._caller_refusal(
@@ -497,6 +550,9 @@ class AfterSalesCase:
         # The engine's own check, on the case as it stands now: a refused update leaves no trace.
         if self.state is None or self.policy is None or self._opening_task():
             raise ValueError(f"{STILL_OPENING}; send the event again in a moment")
+        unbounded = self._unbounded(req)
+        if unbounded is not None:
+            raise ValueError(unbounded)
         refusal = self._caller_refusal(
             case_id=self.state.case_id, event=req.name, data=req.data, role=req.role, token=req.token
         )

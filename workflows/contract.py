@@ -41,6 +41,13 @@ JTI_MEMORY = 512  # token ids a case remembers (their tokens live minutes; the o
 # How far a caller's `opened_at` may be from the server's time when the worker does not allow backdating.
 OPENING_SKEW_SECONDS = 300
 DEFAULT_HISTORY_LIMIT = 10_000
+# workflow.patched id: from it on, a signalled event whose data or key is over the case's bounds
+# (workflows.bounds) is refused (a `refused` entry with its size and digest, never its data) before
+# its caller is checked, instead of being checked and applied.
+PATCH_BOUNDED_SIGNALS = "bounded-signals"
+# workflow.patched id: from it on, continue-as-new carries a compacted case (workflows.compaction):
+# the most recent timeline entries, refused entries without their data, the last event keys.
+PATCH_COMPACT_CARRIED_STATE = "compact-carried-state"
 SIGNAL_EVENT = "event"
 QUERY_STATUS = "status"
 QUERY_TIMELINE = "timeline"
@@ -54,6 +61,15 @@ def workflow_id_for(case_id: str) -> str:
 
 class _Msg(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class DataLimits(_Msg):
+    """The worker's caps on what callers send (AFTERSALES_MAX_*), recorded in a case's history by
+    `resolve_policy` and carried across continue-as-new, so that no caller can set them."""
+
+    case_data_bytes: int = 64 * 1024  # an opening's data, as canonical JSON
+    event_data_bytes: int = 64 * 1024  # an event's data, as canonical JSON
+    data_depth: int = 32  # how deeply mappings and lists may nest in either
 
 
 class OpenRequest(_Msg):
@@ -86,6 +102,8 @@ class PinnedCase(_Msg):
     awaiting_reports: dict[str, str] = Field(default_factory=dict)
     # Token ids the case has admitted lately -> their `exp` (a token is used once per case).
     seen_jtis: dict[str, int] = Field(default_factory=dict)
+    # The worker's caps the case opened with (None: a case that opened before they were recorded).
+    limits: DataLimits | None = None
 
 
 class CaseStart(_Msg):
@@ -162,6 +180,7 @@ class ResolvedPayload(_Msg):
     policy_id: str
     policy_version: str
     policy_content: dict[str, Any]
+    limits: DataLimits | None = None  # the worker's caps, pinned by the case (None in older histories)
 
 
 class ActionRequest(_Msg):

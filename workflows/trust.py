@@ -20,6 +20,7 @@ import hashlib
 from typing import Any
 
 from policy_engine.engine import CaseState, EventIn, RunAction, StepResult, TimelineRecorder
+from policy_engine.engine.digest import digest_of
 from policy_engine.engine.steps import working_copy
 from policy_engine.language import ResolvedPolicy, all_actions
 from workflows.contract import (
@@ -136,6 +137,25 @@ def refused_step(state: CaseState, event: EventIn, reason: str) -> StepResult:
         event.name, reason, event.actor, event.data
     )
     return StepResult(state=work, refused=reason)
+
+
+def oversized_step(state: CaseState, event: EventIn, reason: str) -> StepResult:
+    """The case with an event over its bounds refused: like `refused_step`, but the entry keeps the
+    data's size and digest (`data_bytes`, `data_sha256`, as the engine records any refused event) instead
+    of the data."""
+    digest = digest_of(event.data)
+    result = refused_step(state, event.model_copy(update={"data": {}}), reason)
+    timeline = result.state.timeline
+    timeline[-1] = timeline[-1].model_copy(
+        update={
+            "detail": {
+                **timeline[-1].detail,
+                "data_bytes": digest.size,
+                "data_sha256": digest.sha256,
+            }
+        }
+    )
+    return result
 
 
 def with_failed_action(state: CaseState, command: RunAction, error: str, at: dt.datetime) -> CaseState:

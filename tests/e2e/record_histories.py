@@ -20,7 +20,7 @@ from bench.cases import RETURN_EVENTS, return_case_data, sender_of
 from policy_engine.testing import load_scenario, scenario_files
 from tests.conftest import POLICIES, SCENARIOS
 from tests.e2e.harness import SCENARIO_DATES, Deferred, register_search_attributes, run_live, running_worker
-from tests.principal import sign_open, signed_client
+from tests.principal import sign_event, sign_open, signed_client
 from workflows.case_workflow import AfterSalesCase
 from workflows.contract import CaseStart, EventRequest, OpenRequest, workflow_id_for
 
@@ -55,6 +55,7 @@ async def record() -> None:
                 await record_paths(env)
                 await record_reports(env, deferred)
                 await record_signed_signals(env)
+                await record_bounded_signals(env)
     finally:
         await env.shutdown()
 
@@ -138,6 +139,35 @@ async def record_signed_signals(env: WorkflowEnvironment) -> None:
         await cases.signal(case_id, name, role, sender_of(data, role), event_data, key=f"{case_id}/{i}")
     await handle.result()
     target.write_text((await handle.fetch_history()).to_json(), encoding="utf-8")
+    print(f"recorded {target.name}")
+
+
+async def record_bounded_signals(env: WorkflowEnvironment) -> None:
+    """A signal over the event data cap, refused with its size and digest (the `bounded-signals`
+    patch's marker), then a case that continues as new compacted (`compact-carried-state`): the first
+    run, which holds both markers. Recorded only when missing."""
+    target = HISTORIES / "path-bounded-signals-compacted.json"
+    if target.exists():
+        return
+    cases = signed_client(env.client, TASK_QUEUE, clock=env.get_current_time)
+    case_id = f"BOUNDED-{uuid.uuid4().hex[:8]}"
+    now = await env.get_current_time()
+    start = CaseStart(
+        open=sign_open(OpenRequest(case_id=case_id, case_type="return", data=return_case_data(1, now)), now=now),
+        history_limit=15,
+    )
+    started = await env.client.start_workflow(
+        AfterSalesCase.run, start, id=workflow_id_for(case_id), task_queue=TASK_QUEUE
+    )
+    oversized = EventRequest(name="merchant_approve", role="merchant", actor_id="M-1", data={"note": "x" * 70_000})
+    await started.signal("event", sign_event(case_id, oversized, now=await env.get_current_time()))
+    while not any(e.kind == "refused" for e in (await cases.timeline(case_id)).entries):
+        await asyncio.sleep(0.05)
+    for i, (name, role, data) in enumerate(RETURN_EVENTS):
+        await cases.event(case_id, name, role, sender_of(start.open.data, role), data, key=f"{case_id}/{i}")
+    await env.client.get_workflow_handle(workflow_id_for(case_id)).result()
+    first = env.client.get_workflow_handle(workflow_id_for(case_id), run_id=started.result_run_id)
+    target.write_text((await first.fetch_history()).to_json(), encoding="utf-8")
     print(f"recorded {target.name}")
 
 

@@ -81,3 +81,24 @@ def test_log_format_defaults_to_json_off_a_terminal(monkeypatch: pytest.MonkeyPa
 def test_wrong_settings_say_which_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Settings.from_env(env)
+
+
+def test_data_caps_come_from_the_environment_and_are_checked() -> None:
+    default = Settings.from_env({}, cwd=ROOT).data_limits
+    assert (default.case_data_bytes, default.event_data_bytes, default.data_depth) == (65536, 65536, 32)
+    s = Settings.from_env(
+        {
+            "AFTERSALES_MAX_CASE_DATA_BYTES": "100000",
+            "AFTERSALES_MAX_EVENT_DATA_BYTES": "2048",
+            "AFTERSALES_MAX_DATA_DEPTH": "8",
+        },
+        cwd=ROOT,
+    ).data_limits
+    assert (s.case_data_bytes, s.event_data_bytes, s.data_depth) == (100000, 2048, 8)
+    for variable, value, message in (
+        ("AFTERSALES_MAX_EVENT_DATA_BYTES", "64k", "AFTERSALES_MAX_EVENT_DATA_BYTES must be a whole number"),
+        ("AFTERSALES_MAX_CASE_DATA_BYTES", "3000000", "AFTERSALES_MAX_CASE_DATA_BYTES must be from 1024 to 262144"),
+        ("AFTERSALES_MAX_DATA_DEPTH", "1", "AFTERSALES_MAX_DATA_DEPTH must be from 2 to 100"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            Settings.from_env({variable: value}, cwd=ROOT)
