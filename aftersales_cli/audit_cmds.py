@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -12,8 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aftersales_cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, console, err_console, settings
+from audit.bundle import audit_bundle
+from audit.bundle_html import render_html
 from audit.cases import case_ids_matching, closed_since_query, fetch_cases, parse_since
-from audit.history import HistoryError, load_history_file, read_histories
+from audit.files import write_private
+from audit.history import CaseHistory, HistoryError, load_history_file, read_histories
 from audit.verify import Verdict, verify_case
 from policy_engine.testing import Scenario
 
@@ -66,18 +71,77 @@ def verify(
     raise typer.Exit(EXIT_FAILED if any(not v.verified for v in verdicts) else EXIT_OK)
 
 
-def _verify_files(paths: list[Path], zone: ZoneInfo) -> None:
-    """One case from its exported runs' histories, read with the project's codec keys; exits."""
+@app.command("show")
+def show(
+    case_id: str | None = typer.Argument(None, help="The case id (R-1001).", show_default=False),
+    output_format: str = typer.Option("json", "--format", help="json or html (one self-contained page)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write here (0600) instead of standard output.", show_default=False
+    ),
+    history: list[Path] = typer.Option(
+        None, "--history", help="Read exported histories instead of the server (each run).", show_default=False
+    ),
+) -> None:
+    """The case's audit bundle: who did what and when, the pinned policy and its hash, decisions with
+    their rule ids, transitions, SLA clocks against their targets, effects and their delivery, and the
+    verification result.
+
+    It holds the case's personal data: the file is written 0600.
+    """
+    if output_format not in ("json", "html"):
+        err_console.print("--format: json or html", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    if (case_id is None) == (not history):
+        err_console.print("give a case id or --history FILE", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    case = _read_files(history) if history else asyncio.run(_fetch_one(case_id or ""))
+    verdict = verify_case(case, ZoneInfo(settings().display_timezone))
+    bundle = audit_bundle(case, verdict, _outbox_rows(case.case_id))
+    text = render_html(bundle) if output_format == "html" else json.dumps(bundle, ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        print(text, end="")
+        return
+    write_private(out, text)
+    err_console.print(f"wrote {out}", markup=False)
+
+
+def _outbox_rows(case_id: str) -> list[dict[str, Any]] | None:
+    """The case's effects as the outbox has them; None where this machine has no outbox."""
+    path = Path(settings().outbox_path)
+    if not path.exists():
+        return None
+    from activities.outbox import Outbox
+
+    return Outbox(path).list(case_id=case_id)
+
+
+async def _fetch_one(case_id: str) -> CaseHistory:
+    from service.settings import connect_client
+
+    client = await connect_client(settings())
+    async for _, case in fetch_cases(client, [case_id]):
+        if isinstance(case, str):
+            err_console.print(case, markup=False)
+            raise typer.Exit(EXIT_FAILED)
+        return case
+    raise typer.Exit(EXIT_FAILED)
+
+
+def _read_files(paths: list[Path]) -> CaseHistory:
     from service.codec import data_converter_for
     from service.codec_keys import CodecKeyError
 
     try:
         runs = [load_history_file(path) for path in paths]
-        case = asyncio.run(read_histories(runs, data_converter_for(settings())))
+        return asyncio.run(read_histories(runs, data_converter_for(settings())))
     except (HistoryError, CodecKeyError) as exc:
         err_console.print(str(exc), markup=False)
         raise typer.Exit(EXIT_INVALID) from None
-    verdict = verify_case(case, zone)
+
+
+def _verify_files(paths: list[Path], zone: ZoneInfo) -> None:
+    """One case from its exported runs' histories, read with the project's codec keys; exits."""
+    verdict = verify_case(_read_files(paths), zone)
     _print_verdict(verdict)
     raise typer.Exit(EXIT_OK if verdict.verified else EXIT_FAILED)
 
