@@ -19,15 +19,19 @@ import datetime as dt
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
-from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause
+from temporalio.api.history.v1 import HistoryEvent, WorkflowExecutionStartedEventAttributes
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 
 from policy_engine.engine import CaseState
 from workflows.contract import (
+    PATCH_SIGNED_CALLERS,
     ActionOutcome,
     ActionRequest,
     CallerVerdict,
@@ -46,8 +50,23 @@ T = TypeVar("T")
 RESOLVE_POLICY = "resolve_policy"
 CHECK_CALLER = "check_caller"
 ACTION_ACTIVITIES = frozenset({"run_action", "open_linked_case"})
+# The marker `workflow.patched` records, and the key of its details (the Python SDK's names).
+PATCH_MARKER = "core_patch"
+PATCH_DETAILS = "patch-data"
 
 InputKind = Literal["event", "signal", "action", "timer"]
+
+
+@dataclass(frozen=True)
+class CaseReset:
+    """An operator reset the case to an earlier point: the run `base_run_id` was abandoned after its
+    first `after` inputs and the case went on in a new run from there (its events after that point
+    are not the case's record any more)."""
+
+    after: int
+    at: dt.datetime
+    base_run_id: str
+    reason: str
 
 
 class HistoryError(ValueError):
@@ -112,6 +131,10 @@ class CaseHistory:
     answers: list[UpdateAnswer] = field(default_factory=list)
     carried: list[CarriedState] = field(default_factory=list)
     final: CaseStatus | None = None  # the result of a closed case
+    # The `workflow.patched` ids the case's runs recorded: the behaviours of the release that ran it
+    # (a case begun by an earlier release records none, and keeps that release's behaviour).
+    patches: set[str] = field(default_factory=set)
+    resets: list[CaseReset] = field(default_factory=list)
     last_task_at: dt.datetime | None = None  # the case's time at its last workflow task
 
     @property
@@ -154,13 +177,21 @@ class _Reader:
         self.signals: deque[tuple[dt.datetime | None, EventRequest]] = deque()
         self.updates: dict[str, EventRequest] = {}
         self.update_inputs: dict[str, int] = {}
+        self.run_patches: set[str] = set()  # markers of the run being read (patched() is per run)
+        self.event_id = 0  # the event being read, to name it when it cannot be
 
     async def _decode(self, payloads: Payloads, kind: type[T]) -> T:
         if not payloads.payloads:
             raise HistoryError(f"{self.workflow_id}: an event carries no payload where a {kind.__name__} belongs")
-        values = await self.converter.decode(payloads.payloads[:1], [kind])
-        value = values[0]
-        assert isinstance(value, kind)
+        try:
+            value = (await self.converter.decode(payloads.payloads[:1], [kind]))[0]
+        except Exception:  # any converter or codec error: the payload was written by something else
+            value = None
+        if not isinstance(value, kind):
+            raise HistoryError(
+                f"{self.workflow_id}: event {self.event_id} does not carry a readable {kind.__name__} "
+                "(edited by hand, or encrypted with a key the project does not have)"
+            )
         return value
 
     def _case(self) -> CaseHistory:
@@ -176,10 +207,24 @@ class _Reader:
         return self.task_time + case.offset
 
     async def read_run(self, history: WorkflowHistory) -> None:
+        self.run_patches = set()
         for event in history.events:
             await self._read(event)
+        self._take_unchecked_signals()
+
+    def _take_unchecked_signals(self) -> None:
+        """Signals a workflow task handled without asking `check_caller`: before PATCH_SIGNED_CALLERS
+        (an earlier release, or a run that had not reached it yet) a signal was applied as sent."""
+        if PATCH_SIGNED_CALLERS in self.run_patches:
+            return
+        case = self._case()
+        while self.signals and self.signals[0][0] is not None:
+            at, request = self.signals.popleft()
+            assert at is not None
+            case.inputs.append(CaseInput(kind="signal", at=at, request=request))
 
     async def _read(self, event: HistoryEvent) -> None:
+        self.event_id = event.event_id
         which = event.WhichOneof("attributes")
         handler = getattr(self, f"_on_{which}", None)
         if handler is not None:
@@ -193,6 +238,8 @@ class _Reader:
             self.case = CaseHistory(workflow_id=self.workflow_id, start=start)
 
     async def _on_workflow_task_started_event_attributes(self, event: HistoryEvent) -> None:
+        if self.task_time is not None:
+            self._take_unchecked_signals()  # the previous task handled them
         self.task_time = _time(event)
         case = self._case()
         case.last_task_at = self._now()
@@ -252,6 +299,31 @@ class _Reader:
         if name in ACTION_ACTIVITIES:
             self.arrived.append(CaseInput(kind="action", at=_time(event), action=value, failure=message))
 
+    async def _on_workflow_task_failed_event_attributes(self, event: HistoryEvent) -> None:
+        attrs = event.workflow_task_failed_event_attributes
+        if attrs.cause != WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW:
+            return  # a worker's failed task is retried: the case's record is the retry's
+        case = self._case()
+        case.resets.append(
+            CaseReset(
+                after=len(case.inputs),
+                at=_time(event) + case.offset,
+                base_run_id=attrs.base_run_id,
+                reason=attrs.failure.message,
+            )
+        )
+
+    async def _on_marker_recorded_event_attributes(self, event: HistoryEvent) -> None:
+        attrs = event.marker_recorded_event_attributes
+        details = attrs.details.get(PATCH_DETAILS)
+        if attrs.marker_name != PATCH_MARKER or details is None:
+            return
+        marker = await self._decode(details, dict)
+        patch = marker.get("id")
+        if isinstance(patch, str):
+            self.run_patches.add(patch)
+            self._case().patches.add(patch)
+
     async def _on_timer_fired_event_attributes(self, event: HistoryEvent) -> None:
         self.arrived.append(CaseInput(kind="timer", at=_time(event)))
 
@@ -302,34 +374,73 @@ class _Reader:
 
 
 async def read_histories(runs: Sequence[WorkflowHistory], converter: DataConverter) -> CaseHistory:
-    """A case from the histories of its runs, first run first (as `fetch_case_histories` returns them)."""
+    """A case from the histories of its runs, in any order (`chain_runs` puts them in order).
+
+    The runs may come from a server (`fetch_case_histories`) or from exported JSON files
+    (`WorkflowHistory.from_json`, see `load_history_file`)."""
     if not runs:
         raise HistoryError("no history given")
-    reader = _Reader(converter, runs[0].workflow_id)
-    for run in runs:
+    ordered = chain_runs(runs)
+    reader = _Reader(converter, ordered[0].workflow_id)
+    for run in ordered:
         await reader.read_run(run)
     return reader._case()
 
 
+def _started(history: WorkflowHistory) -> WorkflowExecutionStartedEventAttributes:
+    if not history.events or not history.events[0].HasField("workflow_execution_started_event_attributes"):
+        raise HistoryError(f"{history.workflow_id}: the history does not begin with the workflow's start")
+    return history.events[0].workflow_execution_started_event_attributes
+
+
+def chain_runs(runs: Sequence[WorkflowHistory]) -> list[WorkflowHistory]:
+    """The runs of one case, first run first: each run after the first names the run it continues."""
+    by_id = {_started(run).original_execution_run_id: run for run in runs}
+    successors = {_started(run).continued_execution_run_id: run for run in runs}
+    firsts = [run for run in runs if _started(run).continued_execution_run_id not in by_id]
+    if len(firsts) != 1 or len(successors) != len(runs):
+        raise HistoryError(
+            f"{runs[0].workflow_id}: the histories given are not one case's runs, each continuing the "
+            "one before (give the first run's history and every later one)"
+        )
+    ordered = [firsts[0]]
+    while (following := successors.get(_started(ordered[-1]).original_execution_run_id)) is not None:
+        ordered.append(following)
+    if len(ordered) != len(runs):
+        raise HistoryError(f"{runs[0].workflow_id}: the histories given are not one chain of runs")
+    return ordered
+
+
+def load_history_file(path: Path) -> WorkflowHistory:
+    """A run's history exported as JSON (`temporal workflow show --output json`, the web UI's
+    download, `WorkflowHistory.to_json`). HistoryError says why a file is not one, naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not readable as UTF-8 text"
+        raise HistoryError(f"{path}: {reason}") from None
+    try:
+        history = WorkflowHistory.from_json(path.stem, text)
+    except (ValueError, TypeError, json_format.ParseError):
+        raise HistoryError(
+            f"{path}: not a Temporal history in JSON (export one with `temporal workflow show --output json`)"
+        ) from None
+    if not history.events:
+        raise HistoryError(f"{path}: the history has no events")
+    return history
+
+
 async def fetch_case_histories(client: Client, case_id: str) -> list[WorkflowHistory]:
-    """The histories of every run of a case, first run first (the continue-as-new chain)."""
+    """The histories of every run of the case's current chain, first run first.
+
+    The chain is followed backwards from the current run, each run naming the one it continues: after
+    a reset that is the run the reset made (its copied events and the new path), not the abandoned
+    one, whose events after the reset point are not the case's record any more."""
     workflow_id = workflow_id_for(case_id)
-    latest = await client.get_workflow_handle(workflow_id).fetch_history()
-    first = latest.events[0].workflow_execution_started_event_attributes.first_execution_run_id
-    runs: list[WorkflowHistory] = []
-    run_id: str | None = first
-    while run_id:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        runs.append(history)
-        run_id = _next_run(history)
+    runs = [await client.get_workflow_handle(workflow_id).fetch_history()]
+    while previous := _started(runs[0]).continued_execution_run_id:
+        runs.insert(0, await client.get_workflow_handle(workflow_id, run_id=previous).fetch_history())
     return runs
-
-
-def _next_run(history: WorkflowHistory) -> str | None:
-    last = history.events[-1] if history.events else None
-    if last is not None and last.HasField("workflow_execution_continued_as_new_event_attributes"):
-        return last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id or None
-    return None
 
 
 async def fetch_case(client: Client, case_id: str) -> CaseHistory:

@@ -18,16 +18,18 @@ from policy_engine.engine import (
     CaseState,
     EventIn,
     OpenCase,
+    OpenFailed,
     OpenRefused,
     RunAction,
     StepResult,
+    TimerDue,
     fire_due,
     open_case,
     report_event,
     step,
 )
 from policy_engine.language import ResolvedPolicy
-from workflows.contract import CALLER_REFUSED
+from workflows.contract import CALLER_REFUSED, PATCH_PLATFORM_REPORTS, PATCH_STOP_ON_POLICY_ERROR
 from workflows.trust import (
     backdating_note,
     note_backdating,
@@ -55,8 +57,11 @@ class Replay:
 
 
 class _Driver:
-    def __init__(self, policy: ResolvedPolicy) -> None:
+    def __init__(self, policy: ResolvedPolicy, patches: set[str]) -> None:
         self.policy = policy
+        # The behaviours of the release that ran the case (docs/changing-the-workflow.md, "Patches").
+        self.stops_on_policy_error = PATCH_STOP_ON_POLICY_ERROR in patches
+        self.refuses_forged_reports = PATCH_PLATFORM_REPORTS in patches
         self.replay = Replay()
         self.pending: deque[RunAction] = deque()
         self.awaiting: dict[str, str] = {}  # deferred reports: digest of the report key -> event
@@ -72,9 +77,17 @@ class _Driver:
                 self.replay.actions.append((self.number, command))
         return result.state
 
+    def step(self, state: CaseState, received: EventIn | TimerDue) -> StepResult:
+        """The workflow's `_step`: a policy error stops the handler since PATCH_STOP_ON_POLICY_ERROR;
+        a case begun before passes the erring row over."""
+        result = step(self.policy, state, received)
+        if result.failed is not None and not self.stops_on_policy_error:
+            result = step(self.policy, state, received, stop_on_policy_error=False)
+        return result
+
     def fire(self, at: dt.datetime) -> CaseState:
         assert self.state is not None
-        return fire_due(self.policy, self.state, at, absorb=lambda result, _: self.absorb(result))
+        return fire_due(self.policy, self.state, at, apply=self.step, absorb=lambda result, _: self.absorb(result))
 
     def apply(self, number: int, received: CaseInput) -> None:
         self.number = number
@@ -99,13 +112,15 @@ class _Driver:
         verdict = received.verdict
         if received.kind == "signal":
             forged = platform_only(request.name, request.key, self.reported, self.awaiting)
+            if not self.refuses_forged_reports:
+                forged = None  # a case begun before PATCH_PLATFORM_REPORTS applied such a report
             if verdict is not None and not verdict.admitted:
                 self.absorb(refused_step(state, event, f"{CALLER_REFUSED}: {verdict.reason}"))
                 return
             if forged is not None:
                 self.absorb(refused_step(state, event, forged))
                 return
-        result = step(self.policy, state, event)
+        result = self.step(state, event)
         self.absorb(result)
         if received.kind == "event" and (result.refused or result.failed):
             self.replay.refusals[self.number] = result.refused or f"the policy failed: {result.failed}"
@@ -130,12 +145,12 @@ class _Driver:
         report = report_event(self.policy, command, received.at)
         if report is not None and outcome.completed:
             state = self.fire(received.at)
-            self.absorb(step(self.policy, state, report))
+            self.absorb(self.step(state, report))
 
 
 def replay_case(case: CaseHistory, policy: ResolvedPolicy) -> Replay:
     """Run the case's inputs through the engine on `policy` (normally the one the case pinned)."""
-    driver = _Driver(policy)
+    driver = _Driver(policy, case.patches)
     opening = OpenCase(
         case_id=case.case_id,
         case_type=case.opening.case_type,
@@ -144,7 +159,12 @@ def replay_case(case: CaseHistory, policy: ResolvedPolicy) -> Replay:
         links=case.opening.links,
     )
     try:
-        result = open_case(policy, opening)
+        try:
+            result = open_case(policy, opening)
+        except OpenFailed:
+            if driver.stops_on_policy_error:
+                raise
+            result = open_case(policy, opening, stop_on_policy_error=False)
     except OpenRefused as exc:
         driver.replay.refused = str(exc)
         return driver.replay

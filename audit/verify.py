@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic_core import to_json
 
-from audit.history import CaseHistory
+from audit.history import CaseHistory, CaseReset
 from audit.replay import Replay, replay_case
 from policy_engine.engine import CaseState, TimelineEntry
 from policy_engine.language import ResolvedPolicy, pinned_policy
@@ -39,6 +39,8 @@ class Verdict:
     case_id: str
     inputs: int
     divergences: list[Divergence] = field(default_factory=list)
+    # What a reviewer should know that is not a divergence (a reset: which record was verified).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def verified(self) -> bool:
@@ -137,8 +139,18 @@ class _Comparison:
         self.found.append(self.locate.divergence(number, message))
 
     def refusals(self) -> None:
-        for number, reason in sorted(self.replay.refusals.items())[:1]:
-            self.note(number, f"the workflow accepted the event, the policy refuses it ({reason})")
+        """An event the policy refuses (or fails on) agrees with the record only when the update
+        failed with that reason (the handler stopped: the event was not applied)."""
+        failures = {a.after: a.failure for a in self.case.answers if a.failure is not None}
+        for number, reason in sorted(self.replay.refusals.items()):
+            failure = failures.get(number)
+            if failure is None:
+                self.note(number, f"the workflow accepted the event, the policy refuses it ({reason})")
+            elif failure != reason:
+                self.note(number, f"the event failed with `{failure}`, the policy gives `{reason}`")
+            else:
+                continue
+            return
 
     def actions(self) -> None:
         recorded, replayed = self.case.actions, self.replay.actions
@@ -166,8 +178,11 @@ class _Comparison:
 
     def answers(self) -> None:
         for answer in self.case.answers:
-            if answer.status is None or answer.after in self.replay.refusals:
-                continue  # a failed update is the policy's refusal, compared by `refusals`
+            if answer.after in self.replay.refusals:
+                continue  # the policy's refusal: compared by `refusals`
+            if answer.status is None:
+                self.note(answer.after, f"the event failed with `{answer.failure}`, the policy applies it")
+                return
             message = _status_divergence(answer.status, self.replay.states[answer.after])
             if message is not None:
                 self.note(answer.after, message)
@@ -200,10 +215,24 @@ def _params(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k != "message"}
 
 
+def _reset_note(reset: CaseReset, locate: _Locator) -> str:
+    """After a reset the case's record is the run the reset made: the inputs up to the reset point
+    (copied from the abandoned run) and what came after in the new run. That is what is verified; the
+    abandoned run's later events never reached the case as it stands."""
+    point = "the opening" if reset.after == 0 else locate(reset.after)
+    reason = f" ({reset.reason})" if reset.reason else ""
+    return (
+        f"reset after {point}{reason}: verified the record the case went on with; "
+        f"the events of run {reset.base_run_id} after that point were abandoned"
+    )
+
+
 def verify_case(case: CaseHistory, zone: ZoneInfo | None = None, policy: ResolvedPolicy | None = None) -> Verdict:
     """Replay the case on its pinned policy (or on `policy`) and compare with what it recorded."""
     locate = _Locator(case, zone or ZoneInfo("UTC"))
-    verdict = Verdict(case_id=case.case_id, inputs=len(case.inputs))
+    verdict = Verdict(
+        case_id=case.case_id, inputs=len(case.inputs), notes=[_reset_note(r, locate) for r in case.resets]
+    )
     policy = policy or pinned_of(case)
     if policy is None:
         # Refused before a policy was pinned (its data fits none, its caller was refused): nothing ran.

@@ -56,7 +56,7 @@ async def test_verify_names_a_case_it_cannot_find_and_exits_2(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((), "give case ids, --closed-since DATE or --query Q"),
+        ((), "give case ids, --closed-since DATE, --query Q or --history FILE"),
         (("--closed-since", "last tuesday"), "--closed-since: not a date or time"),
     ],
 )
