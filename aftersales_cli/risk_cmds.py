@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from aftersales_cli.common import (
+    EXIT_FAILED,
     EXIT_INVALID,
     EXIT_OK,
     console,
@@ -25,8 +27,11 @@ from aftersales_cli.ledger_cmds import shown, unreachable
 from ledger.database import engine_for
 from ledger.urls import DatabaseUrlError
 from policy_engine.language import PolicyError
+from policy_engine.language.durations import Exact, parse_duration
 from risk.rules import RULES_FILE, RiskRules, load_rules
+from risk.schedule import SCHEDULE_ID, ensure_schedule
 from risk.watch import Check, check
+from service import connect_client
 
 risk_app = typer.Typer(help="The merchant risk watch: rules, checks and their schedule.", no_args_is_help=True)
 
@@ -131,3 +136,33 @@ def print_check(found: Check, rules: RiskRules, where: str) -> None:
         f"(rates judged from {rules.min_cases} cases; - : nothing to divide by)",
         markup=False,
     )
+
+
+@risk_app.command("schedule")
+def schedule_command(
+    every: str = typer.Option("1d", "--every", help="How often the watch runs: 1d, 12h, 7d."),
+) -> None:
+    """Create the Temporal Schedule that runs the risk watch, or update its interval (idempotent)."""
+    try:
+        interval = parse_duration(every)
+    except ValueError:
+        interval = None
+    if not isinstance(interval, Exact) or interval.seconds < 60:
+        err_console.print("--every is a length of time of a minute or more: write 1d, 12h or 7d", markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    config = settings()
+
+    async def go() -> str:
+        client = await connect_client(config)
+        return await ensure_schedule(client, dt.timedelta(seconds=interval.seconds), config.task_queue)
+
+    try:
+        said = asyncio.run(go())
+    except RuntimeError:  # the SDK's connection failure, with gRPC internals in its text
+        err_console.print(f"cannot reach a Temporal server at {config.address}", markup=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    console.print(
+        f"schedule {SCHEDULE_ID} {said}: the risk watch runs every {every} on task queue {config.task_queue}",
+        markup=False,
+    )
+    raise typer.Exit(EXIT_OK)
