@@ -26,6 +26,7 @@ from activities.case_activities import CaseActivities, OutboxSink, WebhookDelive
 from activities.outbox import Outbox
 from activities.policy_loading import LoadFailed, LoadLimits
 from activities.policy_source import PolicySource
+from activities.risk_activities import RiskActivities
 from activities.start_checks import Backdating
 from activities.webhook import WebhookSink
 from service import Settings, StartRefused, configure_logging, connect_client, ensure_search_attributes
@@ -33,6 +34,7 @@ from service.identity import GrantsError, GrantsWatcher
 from service.identity.admission import CallerGate
 from service.identity.keys import load_private_key, new_private_key, write_private_key
 from workflows.case_workflow import AfterSalesCase
+from workflows.compliance_workflow import ComplianceWatch
 
 log = structlog.get_logger("aftersales.worker")
 GRANTS_CHECK_SECONDS = 2.0  # how often the worker looks at the grants file (one stat)
@@ -89,8 +91,11 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[AfterSalesCase],
-        activities=acts.activities(),
+        workflows=[AfterSalesCase, ComplianceWatch],
+        activities=[
+            *acts.activities(),
+            *RiskActivities(Path(settings.policy_dir), settings.database_url, acts).activities(),
+        ],
         activity_executor=concurrent.futures.ThreadPoolExecutor(max_workers=8),
         workflow_runner=workflow_runner(),
         max_cached_workflows=max_cached,

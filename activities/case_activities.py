@@ -8,6 +8,7 @@ and retried by Temporal never produces a second effect.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import secrets
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -246,6 +247,21 @@ class CaseActivities:
         box.mark_delivered(request.key)
         return new
 
+    def sign_as_worker(self, opening: OpenRequest, *, now: dt.datetime, jti: str) -> str:
+        """A token for `opening` signed by the worker itself (WORKER_PRINCIPAL, role `system`): the
+        cases the worker opens on its own, linked cases and the risk watch's merchant reviews."""
+        return mint(
+            WORKER_PRINCIPAL,
+            self._worker_key,
+            case_id=opening.case_id,
+            event=opening_name(opening.case_type),
+            data=opening.data,
+            role="system",
+            now=now,
+            ttl=MAX_LIFETIME,
+            jti=jti,
+        )
+
     @activity.defn(name="open_linked_case")
     async def open_linked_case(self, request: ActionRequest) -> ActionOutcome:
         """Start the linked case (a repair converted to a return); a retry finds it already started.
@@ -275,17 +291,7 @@ class CaseActivities:
             links={"linked_to": request.case_id, "opened_by": request.key},
         )
         # Signed by the worker itself (why_not_ours compares openings without their tokens).
-        opening.token = mint(
-            WORKER_PRINCIPAL,
-            self._worker_key,
-            case_id=case_id,
-            event=opening_name(opening.case_type),
-            data=opening.data,
-            role="system",
-            now=activity.info().scheduled_time,
-            ttl=MAX_LIFETIME,
-            jti="linked:" + request.key,
-        )
+        opening.token = self.sign_as_worker(opening, now=activity.info().scheduled_time, jti="linked:" + request.key)
         start = CaseStart(open=opening)
         with structlog.contextvars.bound_contextvars(case_id=request.case_id, workflow_id=request.workflow_id):
             _refuse_foreign(request)

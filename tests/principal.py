@@ -22,7 +22,9 @@ from starter import CaseClient
 from workflows.contract import EventRequest, OpenRequest
 
 NAME = "tests"
-CASE_TYPES = frozenset({"return", "refund_only", "exchange", "repair", "complaint", "ticket", "gift"})
+CASE_TYPES = frozenset(
+    {"return", "refund_only", "exchange", "repair", "complaint", "ticket", "gift", "merchant_review"}
+)
 KEY = new_private_key()
 KEY_FILE = Path(tempfile.mkdtemp(prefix="aftersales-test-key-")) / f"{NAME}.pem"
 write_private_key(KEY_FILE, KEY)

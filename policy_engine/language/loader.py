@@ -26,7 +26,7 @@ from policy_engine.language.template_checks import TemplateFile, check_template_
 from policy_engine.language.yamlsource import DocPath, SourceMap, load_yaml_file
 
 # Folders under a policy root that hold other things than policies.
-_SKIPPED_DIRS = {"tests", "__pycache__", ".git"}
+_SKIPPED_DIRS = {"tests", "__pycache__", ".git", "compliance"}
 
 
 def display_path(path: Path) -> str:

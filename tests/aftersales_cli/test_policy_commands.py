@@ -19,7 +19,7 @@ def test_default_policies_validate() -> None:
 
 
 def test_every_loop_of_the_product_is_defined(policy_set: PolicySet) -> None:
-    assert set(policy_set.case_types) == {"return", "refund_only", "exchange", "repair", "complaint"}
+    assert set(policy_set.case_types) == {"return", "refund_only", "exchange", "repair", "complaint", "merchant_review"}
 
 
 def test_generated_docs_and_schemas_are_up_to_date() -> None:

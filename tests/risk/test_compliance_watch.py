@@ -1,0 +1,95 @@
+"""The scheduled risk watch on a Temporal server: reviews opened once per scheduled time, and the schedule."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.case_activities import CaseActivities, OutboxSink
+from activities.outbox import Outbox
+from activities.policy_source import PolicySource
+from activities.risk_activities import RiskActivities, review_case_id
+from risk.schedule import SCHEDULE_ID, ensure_schedule
+from tests.conftest import POLICIES
+from tests.e2e.harness import in_memory_dev_server, register_search_attributes
+from tests.principal import DATA_CONVERTER, GATE
+from tests.risk.test_watch import GeneratedCase, write
+from worker import workflow_runner
+from workflows.case_workflow import AfterSalesCase
+from workflows.compliance_workflow import COMPLIANCE_WORKFLOW, ComplianceWatch, WatchRequest, WatchResult
+from workflows.contract import QUERY_STATUS, CaseStatus, workflow_id_for
+
+
+def _ledger(tmp_path: Path, as_of: dt.datetime) -> str:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    day = as_of - dt.timedelta(days=2)
+    cases = [GeneratedCase(f"B-{n}", "M-bad", "complaint", day, ["breached"], [1]) for n in range(12)]
+    cases += [GeneratedCase(f"G-{n}", "M-good", "return", day, ["met"], [5]) for n in range(12)]
+    write(url, cases)
+    return url
+
+
+async def _watch(client: Client, task_queue: str, as_of: dt.datetime) -> WatchResult:
+    return await client.execute_workflow(
+        COMPLIANCE_WORKFLOW,
+        WatchRequest(as_of=as_of),
+        id=f"risk-watch-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        result_type=WatchResult,
+    )
+
+
+def _worker(client: Client, tmp_path: Path, url: str, task_queue: str) -> Worker:
+    cases = CaseActivities(
+        PolicySource(POLICIES, check_every=0),
+        OutboxSink(Outbox(tmp_path / "outbox.sqlite3")),
+        lambda: client,
+        task_queue=task_queue,
+        callers=GATE,
+    )
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[AfterSalesCase, ComplianceWatch],
+        activities=[*cases.activities(), *RiskActivities(POLICIES, url, cases).activities()],
+        activity_executor=concurrent.futures.ThreadPoolExecutor(max_workers=4),
+        workflow_runner=workflow_runner(),
+    )
+
+
+async def test_a_scheduled_time_opens_its_reviews_once(tmp_path: Path) -> None:
+    with in_memory_dev_server(tmp_path) as address:
+        client = await Client.connect(address, data_converter=DATA_CONVERTER)
+        await register_search_attributes(client)
+        as_of = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        url = _ledger(tmp_path, as_of)
+        review = review_case_id("M-bad", as_of)
+        async with _worker(client, tmp_path, url, "risk-tests"):
+            first = await _watch(client, "risk-tests", as_of)
+            again = await _watch(client, "risk-tests", as_of)  # a repeated run for the same scheduled time
+            later = await _watch(client, "risk-tests", as_of + dt.timedelta(days=1))  # the next day's run
+            status = await client.get_workflow_handle(workflow_id_for(review)).query(
+                QUERY_STATUS, result_type=CaseStatus
+            )
+    assert (first.window_end, first.window_start) == (as_of, as_of - dt.timedelta(days=30))
+    assert first.merchants == 2
+    assert first.outcomes == {review: "opened"}
+    assert again.outcomes == {review: "already opened"}
+    assert later.outcomes == {review_case_id("M-bad", as_of + dt.timedelta(days=1)): "under review"}
+    assert status.state == "awaiting_plan"
+
+
+@pytest.mark.parametrize("every", [dt.timedelta(days=1)])
+async def test_the_schedule_command_creates_then_updates(tmp_path: Path, every: dt.timedelta) -> None:
+    with in_memory_dev_server(tmp_path) as address:
+        client = await Client.connect(address, data_converter=DATA_CONVERTER)
+        assert await ensure_schedule(client, every, "risk-tests") == "created"
+        assert await ensure_schedule(client, dt.timedelta(hours=12), "risk-tests") == "updated"
+        description = await client.get_schedule_handle(SCHEDULE_ID).describe()
+    assert [i.every for i in description.schedule.spec.intervals] == [dt.timedelta(hours=12)]
