@@ -176,6 +176,11 @@ def describe_entry(entry: TypedEntry) -> str:
         if isinstance(backdated, dict):  # a worker that allows backdating opened it in the past (or future)
             days = float(backdated.get("seconds_before_server_time") or 0) / 86400
             opened += f", backdated {days:.1f} days (opened_at {backdated.get('opened_at')})"
+        earlier = (entry.detail.model_extra or {}).get("earlier_entries")
+        if isinstance(earlier, dict) and earlier.get("entries"):  # left in earlier runs at continue-as-new
+            opened += (
+                f"; {earlier['entries']} earlier entries are in the histories of earlier runs (aftersales audit show)"
+            )
         return opened
     return f"closed in {name}"
 

@@ -29,10 +29,18 @@ from policy_engine.engine import (
     step,
 )
 from policy_engine.language import ResolvedPolicy
-from workflows.contract import CALLER_REFUSED, PATCH_PLATFORM_REPORTS, PATCH_STOP_ON_POLICY_ERROR
+from workflows.bounds import event_data_problem, event_key_problem
+from workflows.contract import (
+    CALLER_REFUSED,
+    PATCH_BOUNDED_SIGNALS,
+    PATCH_PLATFORM_REPORTS,
+    PATCH_STOP_ON_POLICY_ERROR,
+    DataLimits,
+)
 from workflows.trust import (
     backdating_note,
     note_backdating,
+    oversized_step,
     platform_only,
     refused_step,
     report_digest,
@@ -57,11 +65,13 @@ class Replay:
 
 
 class _Driver:
-    def __init__(self, policy: ResolvedPolicy, patches: set[str]) -> None:
+    def __init__(self, policy: ResolvedPolicy, patches: set[str], limits: DataLimits | None = None) -> None:
         self.policy = policy
         # The behaviours of the release that ran the case (docs/changing-the-workflow.md, "Patches").
         self.stops_on_policy_error = PATCH_STOP_ON_POLICY_ERROR in patches
         self.refuses_forged_reports = PATCH_PLATFORM_REPORTS in patches
+        self.bounds_signals = PATCH_BOUNDED_SIGNALS in patches
+        self.limits = limits or DataLimits()  # the worker's caps the case pinned (resolve_policy)
         self.replay = Replay()
         self.pending: deque[RunAction] = deque()
         self.awaiting: dict[str, str] = {}  # deferred reports: digest of the report key -> event
@@ -111,6 +121,10 @@ class _Driver:
         )
         verdict = received.verdict
         if received.kind == "signal":
+            unbounded = event_key_problem(request.key) or event_data_problem(request.data, self.limits)
+            if unbounded is not None and self.bounds_signals:  # refused before its sender is checked
+                self.absorb(oversized_step(state, event, unbounded))
+                return
             forged = platform_only(request.name, request.key, self.reported, self.awaiting)
             if not self.refuses_forged_reports:
                 forged = None  # a case begun before PATCH_PLATFORM_REPORTS applied such a report
@@ -150,7 +164,9 @@ class _Driver:
 
 def replay_case(case: CaseHistory, policy: ResolvedPolicy) -> Replay:
     """Run the case's inputs through the engine on `policy` (normally the one the case pinned)."""
-    driver = _Driver(policy, case.patches)
+    pinned = case.start.pinned
+    limits = case.pinned.limits if case.pinned is not None else pinned.limits if pinned is not None else None
+    driver = _Driver(policy, case.patches, limits)
     opening = OpenCase(
         case_id=case.case_id,
         case_type=case.opening.case_type,

@@ -99,3 +99,21 @@ def test_the_timeline_shows_a_refused_undeclared_event_without_its_name_or_data(
     }
     line = describe_entry(typed_entry(entry))
     assert line == "an undeclared event refused: unknown event: 'return' cases declare no event of that name"
+
+
+def test_the_timeline_says_how_many_entries_earlier_runs_hold() -> None:
+    entry = {
+        "at": "2026-11-04T10:00:00+00:00",
+        "kind": "open",
+        "name": "return",
+        "detail": {
+            "policy": "return-default",
+            "version": "abcdef1234567890",
+            "earlier_entries": {"entries": 9503, "runs": [{"run_id": "r-1", "entries": 9503}]},
+        },
+    }
+    line = describe_entry(typed_entry(entry))
+    assert line == (
+        "return case on policy return-default (abcdef123456); 9503 earlier entries are in the histories of "
+        "earlier runs (aftersales audit show)"
+    )
