@@ -20,6 +20,7 @@ from aftersales_cli import (
     keys_cmds,
     ledger_cmds,
     policy_cmds,
+    report_cmds,
     server_cmds,
     simulate_cmds,
 )
@@ -59,6 +60,7 @@ app.command(name="codec-server")(codec_cmds.codec_server)
 app.add_typer(audit_cmds.app, name="audit")
 _ = export_cmds  # imported for `case export`, which it adds to case_app
 app.add_typer(ledger_cmds.ledger_app, name="ledger")
+app.add_typer(report_cmds.app, name="report")
 
 
 def run() -> None:
