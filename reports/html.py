@@ -14,11 +14,11 @@ from reports.model import Charts, Report
 from reports.text import cells, header, title
 
 STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#1d2733;background:#fff}
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;color:#1d2733;background:#fff}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}
 table{border-collapse:collapse;font-size:13px}th,td{border-bottom:1px solid #d9dee5;padding:4px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}
-.met{color:#17683a;font-weight:600}.missed{color:#b3261e;font-weight:600}
+.figures{overflow-x:auto}.met{color:#17683a;font-weight:600}.missed{color:#b3261e;font-weight:600}
 svg .axis{stroke:#6b7785}svg .line{fill:none;stroke:#2f6fdd;stroke-width:2}svg .point{fill:#2f6fdd}
 svg .bar{fill:#e08a1e}svg .target{stroke:#b3261e;stroke-dasharray:6 4;stroke-width:2}
 svg .label{font-size:11px;fill:#33404d}svg .target-label{font-size:11px;fill:#b3261e}
@@ -44,6 +44,7 @@ def _charts(charts: Charts) -> list[str]:
             [m.share_of_target for m in merchants],
             [f"{m.share_of_target:.0%}" for m in merchants],
             1.0,
+            True,
         ),
         "<h2>Slowest categories (average share of the target taken)</h2>",
         svg.bars(
@@ -52,6 +53,7 @@ def _charts(charts: Charts) -> list[str]:
             [c.share_of_target for c in categories],
             [f"{c.share_of_target:.0%}" for c in categories],
             1.0,
+            True,
         ),
         "<h2>Time to handle, as a share of the target (clocks)</h2>",
         svg.bars(
@@ -60,6 +62,7 @@ def _charts(charts: Charts) -> list[str]:
             [float(b.clocks) for b in buckets],
             [str(b.clocks) for b in buckets],
             None,
+            False,
         ),
     ]
 
@@ -67,14 +70,18 @@ def _charts(charts: Charts) -> list[str]:
 def _table(report: Report) -> list[str]:
     if not report.rows:
         return ["<p>No cases in this window.</p>"]
-    out = ["<table><thead><tr>", *(f"<th>{escape(c)}</th>" for c in header(report)), "</tr></thead><tbody>"]
+    out = [
+        '<div class="figures"><table><thead><tr>',
+        *(f"<th>{escape(c)}</th>" for c in header(report)),
+        "</tr></thead><tbody>",
+    ]
     for row in report.rows:
         out.append("<tr>")
         for cell in cells(row):
             css = f' class="{cell}"' if cell in ("met", "missed") else ""
             out.append(f"<td{css}>{escape(cell)}</td>")
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return out
 
 

@@ -12,6 +12,7 @@ from html import escape
 WIDTH = 760
 HEIGHT = 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 48
+MAX_LABELS = 12
 
 
 def _frame(label: str, body: list[str]) -> str:
@@ -39,6 +40,7 @@ def rate_line(label: str, names: Sequence[str], rates: Sequence[float | None], t
     """Rates from 0 to 1 as points joined by a line (a week without decided clocks is a gap), and the target."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(len(names), 1)
+    every = -(-len(names) // MAX_LABELS)  # a label on every n-th week, so that they never overlap
     body = _axes("100%")
     ty = TOP + plot_h * (1 - target)
     body.append(f'<line class="target" x1="{LEFT}" y1="{ty:.1f}" x2="{WIDTH - RIGHT}" y2="{ty:.1f}"/>')
@@ -46,7 +48,8 @@ def rate_line(label: str, names: Sequence[str], rates: Sequence[float | None], t
     segment: list[str] = []
     for index, (name, rate) in enumerate(zip(names, rates, strict=True)):
         x = LEFT + step * (index + 0.5)
-        body.append(_text(x, HEIGHT - BOTTOM + 16, name))
+        if index % every == 0:
+            body.append(_text(x, HEIGHT - BOTTOM + 16, name))
         if rate is None:
             if len(segment) > 1:
                 body.append(f'<polyline class="line" points="{" ".join(segment)}"/>')
@@ -62,12 +65,15 @@ def rate_line(label: str, names: Sequence[str], rates: Sequence[float | None], t
     return _frame(label, body)
 
 
-def bars(label: str, names: Sequence[str], values: Sequence[float], shown: Sequence[str], mark: float | None) -> str:
-    """One vertical bar per name, `shown` written under it and in its tooltip; `mark`: a reference line."""
+def bars(
+    label: str, names: Sequence[str], values: Sequence[float], shown: Sequence[str], mark: float | None, percent: bool
+) -> str:
+    """One vertical bar per name, `shown` written under it and in its tooltip; `mark`: a reference line;
+    `percent`: the values are shares (the scale reads 100 % for 1.0)."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     top = max([*values, mark or 0.0, 1e-9])
     step = plot_w / max(len(names), 1)
-    body = _axes(f"{top:.2g}")
+    body = _axes(f"{top:.0%}" if percent else f"{top:.0f}")
     for index, (name, value, text) in enumerate(zip(names, values, shown, strict=True)):
         h = plot_h * value / top
         x = LEFT + step * index + step * 0.15
