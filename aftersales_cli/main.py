@@ -20,6 +20,7 @@ from aftersales_cli import (
     keys_cmds,
     ledger_cmds,
     policy_cmds,
+    report_cmds,
     risk_cmds,
     server_cmds,
     simulate_cmds,
@@ -61,6 +62,7 @@ app.add_typer(audit_cmds.app, name="audit")
 _ = export_cmds  # imported for `case export`, which it adds to case_app
 app.add_typer(ledger_cmds.ledger_app, name="ledger")
 app.add_typer(risk_cmds.risk_app, name="risk")
+app.add_typer(report_cmds.app, name="report")
 
 
 def run() -> None:

@@ -14,7 +14,7 @@ import time
 from bench.common import RESULTS, Result, console, machine
 
 # Cheapest first, so that a quick look gives the pure-core figures within a minute.
-BENCHMARKS = ["decisions", "policy_load", "simulation", "whatif", "replay", "endtoend", "idle"]
+BENCHMARKS = ["decisions", "policy_load", "simulation", "whatif", "replay", "endtoend", "idle", "reports"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,8 +25,9 @@ from policy_engine.language.selection import PolicySet, check_selection
 from policy_engine.language.template_checks import TemplateFile, check_template_files
 from policy_engine.language.yamlsource import DocPath, SourceMap, load_yaml_file
 
-# Folders under a policy root that hold other things than policies.
-_SKIPPED_DIRS = {"tests", "__pycache__", ".git", "compliance"}
+# Folders under a policy root that hold other things than policies (compliance: report targets and
+# merchant risk rules, read by reports/ and risk/).
+_SKIPPED_DIRS = {"tests", "compliance", "__pycache__", ".git"}
 
 
 def display_path(path: Path) -> str:
