@@ -3,11 +3,9 @@ accepted update does not; replaying the case's history writes nothing again."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from pathlib import Path
 
-import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
@@ -15,14 +13,9 @@ from ledger.store import Ledger
 from service.identity.tokens import canonical_json
 from service.refusals import RefusalBuffer, RefusalLogInterceptor
 from tests.principal import CUSTOMER_NAME, DATA_CONVERTER, NAME
-from tests.refusals.live import MARKUP_ID, PHONE, RefusedCase, refused_case
+from tests.refusals.live import MARKUP_ID, PHONE, RefusedCase
 from worker import workflow_runner
 from workflows.case_workflow import AfterSalesCase
-
-
-@pytest.fixture(scope="module")
-def case(tmp_path_factory: pytest.TempPathFactory) -> RefusedCase:
-    return asyncio.run(refused_case(tmp_path_factory.mktemp("refusals")))
 
 
 def test_each_refused_update_is_in_the_ledger_with_who_what_when_and_why(case: RefusedCase) -> None:
