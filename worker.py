@@ -33,6 +33,7 @@ from service import Settings, StartRefused, configure_logging, connect_client, e
 from service.identity import GrantsError, GrantsWatcher
 from service.identity.admission import CallerGate
 from service.identity.keys import load_private_key, new_private_key, write_private_key
+from service.refusals import RefusalLog
 from workflows.case_workflow import AfterSalesCase
 from workflows.compliance_workflow import ComplianceWatch
 
@@ -99,6 +100,8 @@ def build_worker(
         activity_executor=concurrent.futures.ThreadPoolExecutor(max_workers=8),
         workflow_runner=workflow_runner(),
         max_cached_workflows=max_cached,
+        # Updates refused by their validator leave no trace in the history: the log keeps them (docs/audit.md).
+        interceptors=[RefusalLog(settings.database_url).start().interceptor],
     )
 
 

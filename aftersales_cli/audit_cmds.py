@@ -19,6 +19,7 @@ from audit.bundle_html import render_html
 from audit.cases import case_ids_matching, closed_since_query, fetch_cases, parse_since
 from audit.files import write_private
 from audit.history import CaseHistory, HistoryError, load_history_file, read_histories
+from audit.refusals import LedgerUnreadable, refused_attempts
 from audit.verify import Verdict, verify_case
 from policy_engine.testing import Scenario
 
@@ -81,8 +82,14 @@ def show(
     history: list[Path] = typer.Option(
         None, "--history", help="Read exported histories instead of the server (each run).", show_default=False
     ),
+    database: str | None = typer.Option(
+        None,
+        "--database",
+        help="The ledger holding the refused attempts (default: AFTERSALES_DATABASE_URL).",
+        show_default=False,
+    ),
 ) -> None:
-    """The case's audit bundle: who did what and when, the pinned policy and its hash, decisions with
+    """The case's audit bundle: who did what and when, the attempts it refused, the pinned policy and its hash, decisions with
     their rule ids, transitions, SLA clocks against their targets, effects and their delivery, and the
     verification result.
 
@@ -96,7 +103,12 @@ def show(
         raise typer.Exit(EXIT_INVALID)
     case = _read_files(history) if history else asyncio.run(_fetch_one(case_id or ""))
     verdict = verify_case(case, ZoneInfo(settings().display_timezone))
-    bundle = audit_bundle(case, verdict, _outbox_rows(case.case_id))
+    try:
+        refusals = refused_attempts(database or settings().database_url, case.case_id)
+    except LedgerUnreadable as exc:
+        err_console.print(f"--database: {exc}", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    bundle = audit_bundle(case, verdict, _outbox_rows(case.case_id), refusals)
     text = render_html(bundle) if output_format == "html" else json.dumps(bundle, ensure_ascii=False, indent=2) + "\n"
     if out is None:
         print(text, end="")

@@ -8,7 +8,8 @@ targets, the effects with their delivery status, and the verification result.
 Who a sender was: the worker's verdict on a signalled event's token names the principal it admitted
 (`check_caller`, recorded); for updates and the opening the principal is read from the token's claims
 WITHOUT checking the signature, for display only (the update validator checked it when it admitted the
-event; a refused one left no trace). The shape is `BUNDLE_VERSION` and is documented in docs/audit.md.
+event; a refused one left no trace in the history: the worker's refusal log, in the ledger, has it,
+under `refused_attempts`). The shape is `BUNDLE_VERSION` and is documented in docs/audit.md.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic_core import to_json
 from audit.history import CaseHistory, CaseInput
 from audit.replay import replay_case
 from audit.verify import Verdict, pinned_of
+from ledger.facts import utc
 from service.identity.admission import unverified_claims
 from workflows.contract import status_of, workflow_id_for
 
@@ -95,8 +97,29 @@ def _effects(case: CaseHistory, outbox_rows: list[dict[str, Any]] | None) -> lis
     return effects
 
 
-def audit_bundle(case: CaseHistory, verdict: Verdict, outbox_rows: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """The bundle as JSON-ready data (`outbox_rows`: the case's outbox rows, None without an outbox)."""
+def _refused_attempt(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "at": utc(row["at"]).isoformat(),
+        "update_id": row["update_id"],
+        "update": row["update_name"],
+        "event": row["event"],
+        "role": row["role"],
+        "principal": row["claimed_principal"],
+        "principal_from": "token claims (unchecked: the update was refused)",
+        "reason": row["reason"],
+        "data_sha256": row["data_sha256"],
+        "data_size": row["data_size"],
+    }
+
+
+def audit_bundle(
+    case: CaseHistory,
+    verdict: Verdict,
+    outbox_rows: list[dict[str, Any]] | None,
+    refusal_rows: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The bundle as JSON-ready data (`outbox_rows`: the case's outbox rows, None without an outbox;
+    `refusal_rows`: its rows of the ledger's `refusals` table, None without a ledger)."""
     policy = pinned_of(case)
     bundle: dict[str, Any] = {
         "bundle_version": BUNDLE_VERSION,
@@ -120,6 +143,7 @@ def audit_bundle(case: CaseHistory, verdict: Verdict, outbox_rows: list[dict[str
         },
         "inputs": [_input(n, received) for n, received in enumerate(case.inputs, start=1)],
         "effects": _effects(case, outbox_rows),
+        "refused_attempts": None if refusal_rows is None else [_refused_attempt(row) for row in refusal_rows],
         "policy": None,
         "status": None,
         "timeline": [],

@@ -48,6 +48,10 @@ GLOSSARY = [
         "Principal",
         "The backend system that signed the event with its key; role and actor id are what it said about the sender.",
     ),
+    (
+        "Refused attempt",
+        "An event or opening the case refused before applying it (wrong role, bad signature, not allowed now): the case did not change. The principal is what the refused token claimed, unchecked.",
+    ),
     ("Decision", "A row of a decision table chosen by the policy (its rule id), from the inputs shown."),
     ("Transition", "The case moved from one state to another, because of the event or deadline named under 'via'."),
     (
@@ -97,6 +101,27 @@ def _what(entry: dict[str, Any]) -> str:
     return "deadlines due"
 
 
+def _refused(attempts: list[dict[str, Any]] | None) -> str:
+    if attempts is None:
+        return "<p>Unknown: the ledger, where the worker logs refused attempts, could not be read here.</p>"
+    return _table(
+        ["when", "who (claimed)", "role", "what", "why", "update id", "data (SHA-256, bytes)"],
+        [
+            [
+                a["at"],
+                a["principal"],
+                a["role"],
+                a["event"] or a["update"],
+                a["reason"],
+                a["update_id"],
+                None if a["data_sha256"] is None else f"{a['data_sha256']}, {a['data_size']}",
+            ]
+            for a in attempts
+        ],
+        "No attempt was refused.",
+    )
+
+
 def _section(anchor: str, title: str, body: str) -> str:
     return f'<section id="{anchor}"><h2>{escape(title)}</h2>{body}</section>'
 
@@ -138,6 +163,7 @@ def render_html(bundle: dict[str, Any]) -> str:
                 "The case received nothing after it opened.",
             ),
         ),
+        _section("refused", "Refused attempts: who tried what, when, and why", _refused(bundle["refused_attempts"])),
         _section(
             "decisions",
             "Decisions",

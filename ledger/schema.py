@@ -159,5 +159,25 @@ effects = sa.Table(
     sa.Index("effects_type", "type"),
 )
 
+# Updates refused by their validator (service/refusal_log.py): Temporal keeps no trace of them, by
+# design, so the worker writes who tried what, when and why here. Never the data: its digest and size.
+refusals = sa.Table(
+    "refusals",
+    metadata,
+    _case_id(),
+    sa.Column("update_id", sa.String(1000), nullable=False),  # the client's update id (Temporal caps ids at 1000)
+    sa.Column("at", Time, nullable=False),  # the workflow's time when the validator refused
+    sa.Column("update_name", Name, nullable=False),  # submit_event, open
+    sa.Column("event", Name),  # the event asked for (`open:TYPE` for an open); NULL: not a name
+    sa.Column("role", Name),  # the role the caller gave; NULL: not a name
+    sa.Column("claimed_principal", Name),  # the token's `iss`, NOT verified; NULL: no token or not a name
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("data_sha256", sa.String(64)),  # hex SHA-256 of the data's canonical JSON (as a token's `dig`)
+    sa.Column("data_size", sa.Integer),  # bytes of that canonical JSON
+    sa.PrimaryKeyConstraint("case_id", "update_id", "at"),
+    sa.Index("refusals_case", "case_id", "at"),
+    sa.Index("refusals_at", "at"),
+)
+
 # The tables whose rows `facts.facts_of` produces, in the order they are written.
 FACT_TABLES = (transitions, escalations, referrals, satisfaction, refunds, decisions)

@@ -17,7 +17,7 @@ from ledger import migrate
 from ledger.database import engine_for
 from ledger.facts import Facts, Row, facts_of
 from ledger.opening import CaseOpening
-from ledger.schema import cases, metadata, refunds, sla_clocks
+from ledger.schema import cases, metadata, refunds, refusals, sla_clocks
 from policy_engine.engine import TimelineEntry
 
 
@@ -55,6 +55,19 @@ class Ledger:
                     .values(refund_total=total.scalar_subquery())
                 )
         return facts
+
+    def record_refusals(self, rows: Sequence[Row]) -> None:
+        """Write refused updates (`refusals` rows) in one transaction; a row written before is skipped."""
+        with self.engine.begin() as db:
+            self._insert_new(db, refusals, list(rows))
+
+    def refusals_of(self, case_id: str) -> list[Row]:
+        """The case's refused updates, oldest first."""
+        with self.engine.connect() as db:
+            rows = db.execute(
+                sa.select(refusals).where(refusals.c.case_id == case_id).order_by(refusals.c.at, refusals.c.update_id)
+            )
+            return [dict(row._mapping) for row in rows]
 
     def _insert(self, table: sa.Table) -> Any:
         dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
