@@ -196,6 +196,19 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
         gate, watcher = caller_gate(settings, source)
     except GrantsError as exc:
         return _refuse(settings, "the grants file is invalid", "\n".join(str(p) for p in exc.problems))
+    # The database before the Temporal server: a case must never run without its ledger and outbox.
+    ledger = None
+    if needs_database(settings):
+        try:
+            ledger = await asyncio.to_thread(open_ledger, settings.database_url)
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            # The driver's message may quote the URL or the server's internals: name what failed instead.
+            error = type(getattr(exc, "orig", None) or exc).__name__
+            return _refuse(
+                settings,
+                f"cannot use the ledger database {shown(settings.database_url)} ({error}): "
+                "check AFTERSALES_DATABASE_URL and that its server is running",
+            )
     try:
         client = await connect_client(settings)  # payloads encrypted with the codec keys (AFTERSALES_CODEC_KEYS)
     except ValueError as exc:  # an unreadable TLS or codec key file, named
@@ -213,18 +226,6 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
         return _refuse(settings, summary, detail)
     if registered:
         log.info("search attributes registered", namespace=settings.namespace, names=registered)
-    ledger = None
-    if needs_database(settings):
-        try:
-            ledger = await asyncio.to_thread(open_ledger, settings.database_url)
-        except (sa.exc.SQLAlchemyError, OSError) as exc:
-            # The driver's message may quote the URL or the server's internals: name what failed instead.
-            error = type(getattr(exc, "orig", None) or exc).__name__
-            return _refuse(
-                settings,
-                f"cannot use the ledger database {shown(settings.database_url)} ({error}): "
-                "check AFTERSALES_DATABASE_URL and that its server is running",
-            )
     worker = build_worker(client, settings, source, callers=gate, ledger=ledger)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

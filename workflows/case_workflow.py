@@ -700,7 +700,8 @@ class AfterSalesCase:
 
     @workflow.query(name=QUERY_IDLE)
     def idle(self) -> bool:
-        """Open and waiting only for time or a message: no event, effect or due timer left to handle.
+        """Open and waiting only for time or a message: no event, effect or due timer left to handle,
+        and its facts written to the ledger (when it keeps one).
 
         Tests and tools wait on this instead of guessing from a timeline that stopped growing.
         """
