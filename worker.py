@@ -16,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+import sqlalchemy as sa
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import Client
@@ -23,12 +24,14 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.case_activities import CaseActivities, OutboxSink, WebhookDeliverySink
+from activities.ledger_activities import LedgerActivities
 from activities.outbox import Outbox
 from activities.policy_loading import LoadFailed, LoadLimits
 from activities.policy_source import PolicySource
 from activities.risk_activities import RiskActivities
 from activities.start_checks import Backdating
 from activities.webhook import WebhookSink
+from ledger.store import Ledger
 from service import Settings, StartRefused, configure_logging, connect_client, ensure_search_attributes
 from service.identity import GrantsError, GrantsWatcher
 from service.identity.admission import CallerGate
@@ -64,8 +67,12 @@ def build_worker(
     *,
     max_cached: int = 1000,
     callers: CallerGate | None = None,
+    ledger: Ledger | None = None,
 ) -> Worker:
-    outbox = Outbox(Path(settings.outbox_path))
+    """The worker; `ledger`: the database opened and upgraded at start (see `open_ledger`), opened here when None."""
+    if ledger is None and needs_database(settings):
+        ledger = open_ledger(settings.database_url)
+    outbox = Outbox(Path(settings.outbox_path)) if settings.outbox_set or ledger is None else Outbox(ledger)
     sink: OutboxSink | WebhookDeliverySink
     if settings.sink == "webhook":
         webhook = WebhookSink(
@@ -88,7 +95,10 @@ def build_worker(
         callers=callers if callers is not None else caller_gate(settings, source)[0],
         worker_key=worker_key(Path(settings.worker_key_path)),
         limits=settings.data_limits,
+        ledger=settings.ledger,
     )
+    # Blocking database writes: they run in the thread pool, with the outbox's.
+    facts = LedgerActivities(ledger).activities() if settings.ledger and ledger is not None else []
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -96,6 +106,7 @@ def build_worker(
         activities=[
             *acts.activities(),
             *RiskActivities(Path(settings.policy_dir), settings.database_url, acts).activities(),
+            *facts,
         ],
         activity_executor=concurrent.futures.ThreadPoolExecutor(max_workers=8),
         workflow_runner=workflow_runner(),
@@ -103,6 +114,28 @@ def build_worker(
         # Updates refused by their validator leave no trace in the history: the log keeps them (docs/audit.md).
         interceptors=[RefusalLog(settings.database_url).start().interceptor],
     )
+
+
+def needs_database(settings: Settings) -> bool:
+    """Whether the worker uses AFTERSALES_DATABASE_URL: for the ledger, or for the outbox unless
+    AFTERSALES_OUTBOX keeps it in its own file."""
+    return settings.ledger or not settings.outbox_set
+
+
+def open_ledger(url: str) -> Ledger:
+    """The ledger's database at the newest schema (blocking; raises SQLAlchemyError or OSError)."""
+    ledger = Ledger(url)
+    try:
+        ledger.upgrade()
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger
+
+
+def shown(url: str) -> str:
+    """A database URL as the log may show it: never its password."""
+    return sa.make_url(url).render_as_string(hide_password=True)
 
 
 def worker_key(path: Path) -> Ed25519PrivateKey:
@@ -166,6 +199,19 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
         gate, watcher = caller_gate(settings, source)
     except GrantsError as exc:
         return _refuse(settings, "the grants file is invalid", "\n".join(str(p) for p in exc.problems))
+    # The database before the Temporal server: a case must never run without its ledger and outbox.
+    ledger = None
+    if needs_database(settings):
+        try:
+            ledger = await asyncio.to_thread(open_ledger, settings.database_url)
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            # The driver's message may quote the URL or the server's internals: name what failed instead.
+            error = type(getattr(exc, "orig", None) or exc).__name__
+            return _refuse(
+                settings,
+                f"cannot use the ledger database {shown(settings.database_url)} ({error}): "
+                "check AFTERSALES_DATABASE_URL and that its server is running",
+            )
     try:
         client = await connect_client(settings)  # payloads encrypted with the codec keys (AFTERSALES_CODEC_KEYS)
     except ValueError as exc:  # an unreadable TLS or codec key file, named
@@ -183,7 +229,7 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
         return _refuse(settings, summary, detail)
     if registered:
         log.info("search attributes registered", namespace=settings.namespace, names=registered)
-    worker = build_worker(client, settings, source, callers=gate)
+    worker = build_worker(client, settings, source, callers=gate, ledger=ledger)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -205,6 +251,8 @@ async def run_worker(settings: Settings | None = None, *, stop: asyncio.Event | 
                 task_queue=settings.task_queue,
                 policies=len(source.current().policies),
                 policy_dir=settings.policy_dir,
+                ledger=shown(settings.database_url) if settings.ledger else "off",
+                outbox=str(settings.outbox_path) if settings.outbox_set else "in the ledger database",
             )
             if settings.callers == "open":
                 log.warning(

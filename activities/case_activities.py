@@ -127,6 +127,7 @@ class CaseActivities:
         callers: CallerGate | None = None,
         worker_key: Ed25519PrivateKey | None = None,
         limits: DataLimits | None = None,
+        ledger: bool = False,
     ) -> None:
         self.source = source
         self.sink = sink
@@ -140,6 +141,9 @@ class CaseActivities:
         # The caps on callers' data (AFTERSALES_MAX_*): an opening over them is refused here, and the
         # case pins them from this activity's result for its update validators and signals.
         self.limits = limits or DataLimits()
+        # Whether the cases this worker opens write their facts to the ledger (AFTERSALES_LEDGER; the
+        # worker then registers `record_facts`): pinned by each case from `resolve_policy`'s result.
+        self.ledger = ledger
         # Who may call (AFTERSALES_CALLERS, the grants file): the workflow's validators read it through
         # the gate registered for this task queue; None refuses every caller (deny by default).
         # The worker opens linked cases itself, signing as WORKER_PRINCIPAL with its own key: the one
@@ -219,6 +223,7 @@ class CaseActivities:
             policy_version=resolved.version,
             policy_content=resolved.content(),
             limits=self.limits,
+            ledger=self.ledger,
         )
 
     @activity.defn(name="run_action")

@@ -7,6 +7,7 @@ opening each time, so that a batch alone is enough to write (the first one makes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,6 +40,9 @@ class FactsRecorded(BaseModel):
 class LedgerActivities:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+
+    def activities(self) -> list[Callable[..., Any]]:
+        return [self.record_facts]
 
     @activity.defn(name=RECORD_FACTS)
     def record_facts(self, batch: FactsBatch) -> FactsRecorded:

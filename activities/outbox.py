@@ -34,9 +34,13 @@ def _now() -> str:
 class Outbox:
     """Safe to share between threads and processes: the engine pools connections, each call is one transaction."""
 
-    def __init__(self, where: Path | str) -> None:
+    def __init__(self, where: Path | str | Ledger) -> None:
+        """`where`: a SQLite file, a database URL, or the worker's open ledger (one engine for both)."""
         self.path = where if isinstance(where, Path) else None
-        self.ledger = Ledger(sqlite_url(where) if isinstance(where, Path) else where)
+        if isinstance(where, Ledger):
+            self.ledger = where
+        else:
+            self.ledger = Ledger(sqlite_url(where) if isinstance(where, Path) else where)
         self.ledger.upgrade()
         self.engine = self.ledger.engine
 

@@ -119,12 +119,14 @@ def show(
 
 def _outbox_rows(case_id: str) -> list[dict[str, Any]] | None:
     """The case's effects as the outbox has them; None where this machine has no outbox."""
-    path = Path(settings().outbox_path)
-    if not path.exists():
-        return None
     from activities.outbox import Outbox
+    from aftersales_cli.case_cmds import sqlite_file
 
-    return Outbox(path).list(case_id=case_id)
+    location = settings().outbox_location  # where the worker writes them (AFTERSALES_OUTBOX or the ledger's database)
+    file = location if isinstance(location, Path) else sqlite_file(location)
+    if file is not None and not file.exists():
+        return None
+    return Outbox(location).list(case_id=case_id)
 
 
 async def _fetch_one(case_id: str) -> CaseHistory:

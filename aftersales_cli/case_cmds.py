@@ -361,22 +361,34 @@ def outbox(
     limit: int = typer.Option(50, "--limit", min=1, help="The newest this many effects."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """The effects cases produced (the embedded SQLite outbox), with each message as sent."""
-    from activities.outbox import Outbox
+    """The effects cases produced (the outbox, where the worker writes it), with each message as sent."""
+    from rich.markup import escape
+    from sqlalchemy.exc import SQLAlchemyError
 
-    path = Path(settings().outbox_path)
-    if not path.exists():
+    from activities.outbox import Outbox
+    from aftersales_cli.ledger_cmds import shown as shown_url
+    from aftersales_cli.ledger_cmds import unreachable
+
+    location = settings().outbox_location
+    # AFTERSALES_OUTBOX's SQLite file, else the ledger's database (AFTERSALES_DATABASE_URL): where the worker writes.
+    file = location if isinstance(location, Path) else sqlite_file(location)
+    if file is not None and not file.exists():
+        variable = "AFTERSALES_OUTBOX" if isinstance(location, Path) else "AFTERSALES_DATABASE_URL"
         raise _fail(
-            f"no outbox at {where(path)}: no case has produced an effect in this project yet "
-            f"(project folder {settings().home}, {settings().home_source}; AFTERSALES_OUTBOX sets the file)"
+            f"no outbox at {where(file)}: no case has produced an effect in this project yet "
+            f"(project folder {settings().home}, {settings().home_source}; {variable} sets the file)"
         )
-    rows = Outbox(path).list(case_id=case_id, type=action_type, limit=limit, newest=True)
+    shown_at = where(location) if isinstance(location, Path) else shown_url(location)
+    try:
+        rows = Outbox(location).list(case_id=case_id, type=action_type, limit=limit, newest=True)
+    except SQLAlchemyError as exc:
+        raise unreachable(location if isinstance(location, str) else f"sqlite:///{location}", exc) from None
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
         return
     # One block per effect rather than a table: a rendered message is a paragraph, and a table
     # squeezes it into a column a few letters wide on an 80-column terminal.
-    console.print(f"[bold]outbox {where(path)}[/bold] (times in {settings().display_timezone})")
+    console.print(f"[bold]outbox {escape(shown_at)}[/bold] (times in {settings().display_timezone})", markup=True)
     for row in rows:
         params = dict(row.get("params") or {})
         message = params.pop("message", "")
@@ -391,6 +403,14 @@ def outbox(
         if message:
             console.print(f"  {_plain(message)}", markup=False)
     err_console.print(f"{len(rows)} effect(s) shown" + (f" (the newest {limit})" if len(rows) == limit else ""))
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL (None: another database)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return Path(parsed.database) if parsed.drivername.startswith("sqlite") and parsed.database else None
 
 
 def schema(

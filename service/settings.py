@@ -95,6 +95,11 @@ class Settings:
     max_case_data_bytes: int = DataLimits().case_data_bytes
     max_event_data_bytes: int = DataLimits().event_data_bytes
     max_data_depth: int = DataLimits().data_depth
+    # Whether cases write their facts to the ledger (AFTERSALES_LEDGER=on|off): off for a deployment
+    # without one, and for the benchmark's comparison. A case pins the value when it opens.
+    ledger: bool = True
+    # AFTERSALES_OUTBOX was set: the outbox stays in that SQLite file instead of the ledger's database.
+    outbox_set: bool = False
 
     def __post_init__(self) -> None:
         """A wrong setting stops the worker at start, with the variable to fix, not at the first case."""
@@ -168,6 +173,12 @@ class Settings:
         )
 
     @property
+    def outbox_location(self) -> Path | str:
+        """Where the worker writes effects and `aftersales outbox` reads them: the file AFTERSALES_OUTBOX
+        names when it is set (a deployment keeps the outbox it had), else the ledger's database."""
+        return Path(self.outbox_path) if self.outbox_set else self.database_url
+
+    @property
     def tls(self) -> bool:
         """Temporal Cloud API keys only travel over TLS, so an API key turns TLS on."""
         return bool(self.tls_cert or self.tls_ca or self.api_key)
@@ -227,6 +238,8 @@ class Settings:
             **_policy_loading_from_env(get),
             database_url=get("AFTERSALES_DATABASE_URL") or f"sqlite:///{home / DATABASE_FILE}",
             **_data_limits_from_env(get),
+            ledger=_flag(get("AFTERSALES_LEDGER"), default("ledger"), "AFTERSALES_LEDGER"),
+            outbox_set=get("AFTERSALES_OUTBOX") is not None,
         )
 
 

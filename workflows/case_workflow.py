@@ -19,6 +19,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CaseActivities
+    from activities.ledger_activities import FactsBatch, LedgerActivities
+    from ledger.opening import opening_of
     from policy_engine.engine import Actor as EngineActor
     from policy_engine.engine import (
         CaseState,
@@ -39,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from policy_engine.language import ResolvedPolicy, pinned_policy
     from service.identity.admission import claimed_role, gate_for, no_gate, remember, unverified_claims
+    from service.identity.tokens import canonical_json
     from service.identity.tokens import opening as opening_event
     from workflows.bounds import case_data_problem, case_id_problem, event_data_problem, event_key_problem
     from workflows.compaction import compacted
@@ -49,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         JTI_MEMORY,
         PATCH_BOUNDED_SIGNALS,
         PATCH_COMPACT_CARRIED_STATE,
+        PATCH_LEDGER_FACTS,
         PATCH_PLATFORM_REPORTS,
         PATCH_SIGNED_CALLERS,
         PATCH_STOP_ON_POLICY_ERROR,
@@ -70,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         CaseStatus,
         DataLimits,
         EventRequest,
+        LedgerCursor,
         OpenRequest,
         PinnedCase,
         ResolveRequest,
@@ -100,6 +105,12 @@ ACTION_RETRY = RetryPolicy(
     maximum_interval=dt.timedelta(minutes=5),
     non_retryable_error_types=["PermanentDeliveryError", "InvalidAction"],
 )
+LEDGER_TIMEOUT = dt.timedelta(seconds=30)
+# A ledger that is down delays its facts, never the case: retried until it is back.
+LEDGER_RETRY = RetryPolicy(initial_interval=dt.timedelta(seconds=1), maximum_interval=dt.timedelta(minutes=1))
+# A batch of facts stays far below Temporal's 2 MB payload limit, however large the entries (event
+# data is capped per event, not per batch): the rest follows in the next batch.
+FACTS_BATCH_BYTES = 256 * 1024
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -134,6 +145,10 @@ class AfterSalesCase:
         # The worker's caps on callers' data, pinned from `resolve_policy`'s result (workflows.bounds);
         # None for a case that opened before they were recorded (the defaults then apply).
         self.limits: DataLimits | None = None
+        # Where the case's ledger writing stands (None: it writes none: the worker keeps no ledger,
+        # or the case opened before PATCH_LEDGER_FACTS), and the batch on its way to `record_facts`.
+        self.ledger: LedgerCursor | None = None
+        self.facts_sending: asyncio.Task[None] | None = None
 
     def now(self) -> dt.datetime:
         """The case's clock: the server's, shifted for replayed scenarios (see CaseStart)."""
@@ -152,6 +167,7 @@ class AfterSalesCase:
             self.awaiting_reports = dict(start.pinned.awaiting_reports)
             self.seen_jtis = dict(start.pinned.seen_jtis)
             self.limits = start.pinned.limits
+            self.ledger = start.pinned.ledger
         self.opening = start.open
         self.offset = dt.timedelta(seconds=start.clock_offset_seconds)
         self.list_by_state = start.list_by_state
@@ -175,8 +191,9 @@ class AfterSalesCase:
             if state.closed and not self.inbox and not self.actions:
                 break
             if self._should_continue_as_new(start):
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                if not self.inbox and not self.actions:
+                # The timeline is compacted below: its facts reach the ledger first.
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._facts_sent())
+                if not self.inbox and not self.actions and self._facts_sent():
                     workflow.continue_as_new(self._carry(start))
             nxt = state.next_timer()
             timeout = None if nxt is None else (nxt[1] - self.now()).total_seconds()
@@ -191,7 +208,7 @@ class AfterSalesCase:
                 )
             except TimeoutError:
                 self._fire_due()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._facts_sent())
         return self._status()
 
     async def _open(self, req: OpenRequest, claims: StartClaims | None = None) -> None:
@@ -250,6 +267,8 @@ class AfterSalesCase:
         note = backdating_note(resolve)
         if note is not None:
             result = note_backdating(result, note)
+        if payload.ledger and workflow.patched(PATCH_LEDGER_FACTS):
+            self.ledger = LedgerCursor(opening=opening_of(self.policy, result.state))
         self._absorb(result)
         self.opened_in_task = workflow.info().get_current_history_length()
         workflow.logger.info(
@@ -288,11 +307,72 @@ class AfterSalesCase:
                 awaiting_reports=dict(self.awaiting_reports),
                 seen_jtis=dict(self.seen_jtis),
                 limits=self.limits,
+                ledger=self._carried_ledger(state),
             ),
             history_limit=start.history_limit,
             clock_offset_seconds=start.clock_offset_seconds,
             list_by_state=start.list_by_state,
         )
+
+    def _carried_ledger(self, carried: CaseState) -> LedgerCursor | None:
+        """The cursor the next run starts from: every entry was written (see `run`), and the entries
+        between the `open` entry and the first carried one are left behind."""
+        if self.ledger is None:
+            return None
+        return self.ledger.model_copy(update={"dropped": self.ledger.recorded - len(carried.timeline)})
+
+    # -- the ledger ---------------------------------------------------------------------------------
+
+    def _send_facts(self) -> None:
+        """Send the timeline entries the ledger has not had, unless a batch is on its way.
+
+        One batch at a time, in order: the ledger folds a clock's row forward from the row it holds
+        (ledger/store.py), so a later batch written first would fold from a stale row. The case does
+        not wait for it; the entries of the steps taken meanwhile go in the next batch.
+        """
+        if self.ledger is None or self.facts_sending is not None:
+            return
+        batch = self._unsent_batch(self.ledger)
+        if batch is not None:
+            self.facts_sending = asyncio.create_task(self._send_batch(self.ledger, batch))
+
+    def _unsent_batch(self, cursor: LedgerCursor) -> FactsBatch | None:
+        timeline = self._state().timeline
+        first = cursor.recorded - cursor.dropped  # the position of the next entry in this run's timeline
+        entries: list[dict[str, Any]] = []
+        size = 0
+        for entry in timeline[first:]:
+            data = entry.model_dump(mode="json")
+            size += len(canonical_json(data))
+            if entries and size > FACTS_BATCH_BYTES:
+                break
+            entries.append(data)
+        if not entries:
+            return None
+        return FactsBatch(opening=cursor.opening, first_seq=cursor.recorded, entries=entries)
+
+    async def _send_batch(self, cursor: LedgerCursor, batch: FactsBatch) -> None:
+        try:
+            await workflow.execute_activity_method(
+                LedgerActivities.record_facts,
+                batch,
+                start_to_close_timeout=LEDGER_TIMEOUT,
+                retry_policy=LEDGER_RETRY,
+            )
+        except ActivityError as exc:  # refused for good (the worker's log says why): the case goes on
+            workflow.logger.error(
+                "facts not written to the ledger",
+                extra={"case_id": cursor.opening.case_id, "first_seq": batch.first_seq, "error": str(exc.cause or exc)},
+            )
+        cursor.recorded = batch.first_seq + len(batch.entries)
+        self.facts_sending = None
+        self._send_facts()
+
+    def _facts_sent(self) -> bool:
+        """Every timeline entry is in the ledger (always, for a case that writes none)."""
+        if self.ledger is None:
+            return True
+        return self.facts_sending is None and self.ledger.recorded - self.ledger.dropped >= len(self._state().timeline)
 
     # -- engine plumbing --------------------------------------------------------------------------
 
@@ -328,6 +408,7 @@ class AfterSalesCase:
             elif command.kind in ("start_timer", "cancel_timer"):
                 self.timers_changed = True
         self._index()
+        self._send_facts()
         return result.state
 
     def _projected(self) -> CaseState:
@@ -471,6 +552,7 @@ class AfterSalesCase:
             )
             # In the audit trail too (a linked case whose id someone else holds, an action refused).
             self.state = with_failed_action(self._state(), command, str(exc.cause or exc), self.now())
+            self._send_facts()
             return
         if not outcome.completed and outcome.report_digest and command.reports:
             self.awaiting_reports[outcome.report_digest] = command.reports  # see _platform_only
@@ -618,7 +700,8 @@ class AfterSalesCase:
 
     @workflow.query(name=QUERY_IDLE)
     def idle(self) -> bool:
-        """Open and waiting only for time or a message: no event, effect or due timer left to handle.
+        """Open and waiting only for time or a message: no event, effect or due timer left to handle,
+        and its facts written to the ledger (when it keeps one).
 
         Tests and tools wait on this instead of guessing from a timeline that stopped growing.
         """
@@ -626,7 +709,8 @@ class AfterSalesCase:
             return False
         due = self.state.next_timer()
         overdue = due is not None and due[1] <= self.now() and not self.state.closed
-        return not self.inbox and not self.actions and not self.actions_running and not overdue
+        idle = not self.inbox and not self.actions and not self.actions_running and not overdue
+        return idle and self._facts_sent()
 
     @workflow.query(name=QUERY_OPENING)
     def opening_request(self) -> OpenRequest | None:

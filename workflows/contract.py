@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.opening import CaseOpening
 from policy_engine.engine import CaseState, RunAction, TimelineEntry
 
 WORKFLOW_TYPE = "AfterSalesCase"
@@ -48,6 +49,9 @@ PATCH_BOUNDED_SIGNALS = "bounded-signals"
 # workflow.patched id: from it on, continue-as-new carries a compacted case (workflows.compaction):
 # the most recent timeline entries, refused entries without their data, the last event keys.
 PATCH_COMPACT_CARRIED_STATE = "compact-carried-state"
+# workflow.patched id: from it on, a case whose worker keeps a ledger (`resolve_policy`'s `ledger`)
+# sends its new timeline entries to the `record_facts` activity after each change (docs/ledger.md).
+PATCH_LEDGER_FACTS = "ledger-facts"
 SIGNAL_EVENT = "event"
 QUERY_STATUS = "status"
 QUERY_TIMELINE = "timeline"
@@ -89,6 +93,18 @@ def same_opening(a: OpenRequest, b: OpenRequest) -> bool:
     return a.opened_at is None or b.opened_at is None or a.opened_at == b.opened_at
 
 
+class LedgerCursor(_Msg):
+    """How far a case has written its timeline to the ledger, carried across continue-as-new.
+
+    Entry numbers are absolute (0 is the opening): compaction drops old entries from the carried
+    timeline, so the entry at position i > 0 of a run's timeline is number i + `dropped`.
+    """
+
+    opening: CaseOpening  # sent with every batch (the ledger's `cases` row)
+    recorded: int = Field(default=0, ge=0)  # entries written so far: the number of the next one
+    dropped: int = Field(default=0, ge=0)  # entries earlier runs left behind after the `open` entry
+
+
 class PinnedCase(_Msg):
     """What a case carries across continue-as-new: its pinned policy and its state."""
 
@@ -104,6 +120,8 @@ class PinnedCase(_Msg):
     seen_jtis: dict[str, int] = Field(default_factory=dict)
     # The worker's caps the case opened with (None: a case that opened before they were recorded).
     limits: DataLimits | None = None
+    # Where the case's ledger writing stands (None: the case writes no ledger).
+    ledger: LedgerCursor | None = None
 
 
 class CaseStart(_Msg):
@@ -181,6 +199,8 @@ class ResolvedPayload(_Msg):
     policy_version: str
     policy_content: dict[str, Any]
     limits: DataLimits | None = None  # the worker's caps, pinned by the case (None in older histories)
+    # Whether the case writes its facts to the ledger (AFTERSALES_LEDGER); False in older histories.
+    ledger: bool = False
 
 
 class ActionRequest(_Msg):

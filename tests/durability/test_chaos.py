@@ -15,6 +15,9 @@ retries are certain to happen and not only when a kill lands inside an activity.
 
 - every case is refunded and closed; every event the backend sent was applied exactly once, in order
   (the case's own audit trail); nothing acknowledged before a server kill was lost;
+- every case's facts reached the ledger exactly once: its rows in every table are those
+  `ledger.facts.facts_of` makes of its final timeline (computed here from the `timeline` query),
+  none missing, none twice; its case row is closed with the refund computed from the data sent;
 - each case's effects are exactly those its policy takes on this path: four notifications and one
   refund of the item's price times its quantity, computed here from the data the test sent;
 - every effect row is the case's own (its idempotency key, the receiver's copy), was delivered and
@@ -53,6 +56,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest_asyncio
+import sqlalchemy as sa
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -61,6 +65,10 @@ from activities.outbox import Outbox
 from activities.webhook import KEY_HEADER, verify_request
 from aftersales_cli.devserver import answers, free_port, start_dev_server, stop, wait_until_ready
 from bench.cases import RETURN_EVENTS, return_case_data
+from ledger.facts import Row, facts_of
+from ledger.opening import CaseOpening, time_base_of
+from ledger.schema import metadata
+from policy_engine.language import load_policy_set
 from starter import CaseError, EventRefused
 from tests.principal import DATA_CONVERTER, process_env, signed_client
 from workflows.contract import QUERY_TIMELINE, CaseStatus, Timeline, workflow_id_for
@@ -208,8 +216,9 @@ class Cluster:
     worker_exits: list[int] = field(default_factory=list)  # exit codes of workers nobody killed
 
     @property
-    def outbox_path(self) -> Path:
-        return self.folder / "outbox.sqlite3"
+    def database_url(self) -> str:
+        """The ledger's database, which holds the outbox too (AFTERSALES_OUTBOX is not set)."""
+        return f"sqlite:///{self.folder / 'aftersales.sqlite3'}"
 
     @property
     def db_file(self) -> Path:
@@ -252,7 +261,7 @@ class Cluster:
             "TEMPORAL_ADDRESS": self.address,
             "AFTERSALES_TASK_QUEUE": TASK_QUEUE,
             "AFTERSALES_POLICY_DIR": str(ROOT / "policies"),
-            "AFTERSALES_OUTBOX": str(self.outbox_path),
+            "AFTERSALES_DATABASE_URL": self.database_url,
             "AFTERSALES_LOG_FORMAT": "json",
             "AFTERSALES_SINK": "webhook",
             "AFTERSALES_WEBHOOK_URLS": self.receiver.url,
@@ -419,6 +428,73 @@ async def _chaos(
             cluster.start_worker()
 
 
+# --- the ledger -----------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A column's value comparable across the two sides: times in naive UTC (SQLite keeps no
+    offset), amounts as decimals (written as floats, read back as Decimal)."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, float | Decimal) and not isinstance(value, bool):
+        return Decimal(str(value))
+    return value
+
+
+def _keyed(rows: list[Row], key: tuple[str, ...]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return {tuple(row[k] for k in key): {k: _plain(v) for k, v in row.items()} for row in rows}
+
+
+def check_ledger(database_url: str, sent: dict[str, dict[str, Any]], timelines: dict[str, Timeline]) -> None:
+    """Every case's ledger rows are the facts of its final timeline: none missing, none twice."""
+    policy = load_policy_set([ROOT / "policies"]).for_case_type("return")[-1].policy
+    clocks = {name: time_base_of(clock) for name, clock in policy.sla.items()}
+    engine = sa.create_engine(database_url)
+    tables = [t for t in metadata.sorted_tables if t.name not in ("cases", "effects")]
+    wrong: dict[str, Any] = {}
+    try:
+        with engine.connect() as db:
+            ledger: dict[str, dict[str, list[Row]]] = {}
+            for table in [metadata.tables["cases"], *tables]:
+                for row in db.execute(sa.select(table).where(table.c.case_id.in_(sent))):
+                    ledger.setdefault(row.case_id, {}).setdefault(table.name, []).append(dict(row._mapping))
+    finally:
+        engine.dispose()
+    for case_id, data in sent.items():
+        timeline = timelines[case_id]
+        opening = CaseOpening(
+            case_id=case_id,
+            case_type="return",
+            merchant=data["order"]["merchant_id"],
+            category=data["item"]["category"],
+            channel=data["channel"],
+            policy_id=timeline.policy_id,
+            policy_version=timeline.policy_version,
+            opened_at=timeline.entries[0].at,
+            clocks=clocks,
+        )
+        facts = facts_of(opening, timeline.entries)
+        mine = ledger.get(case_id, {})
+        [case] = mine.get("cases", [{}])
+        problems = []
+        if (case.get("final_state"), case.get("closed_at") is not None) != ("refunded", True):
+            problems.append(f"case row not closed: {case}")
+        if _plain(case.get("refund_total")) != expected_refund(data):
+            problems.append(f"refund_total {case.get('refund_total')}, expected {expected_refund(data)}")
+        for table in tables:
+            key = tuple(c.name for c in table.primary_key.columns)
+            rows = mine.get(table.name, [])
+            expected = list(facts.clocks.values()) if table.name == "sla_clocks" else facts.rows.get(table.name, [])
+            found = _keyed(rows, key)
+            if len(found) != len(rows) or found != _keyed(expected, key):
+                problems.append(f"{table.name}: {len(rows)} rows, expected {len(expected)}")
+        if problems:
+            wrong[case_id] = problems
+    assert not wrong, (
+        f"{len(wrong)} cases whose ledger differs from their timeline, e.g. {dict(list(wrong.items())[:3])}"
+    )
+
+
 # --- the test -------------------------------------------------------------------------------------
 
 
@@ -528,7 +604,9 @@ async def test_cases_survive_killed_workers_and_servers_and_refund_once(cluster:
         assert set(progress.acknowledged.get(case_id, [])) <= set(entered), (case_id, progress.acknowledged[case_id])
 
     # The effects: exactly the policy's, each the case's own, the refund of the right amount.
-    rows = Outbox(cluster.outbox_path).list(limit=100 * CASES)
+    check_ledger(cluster.database_url, sent, dict(zip(sent, timelines, strict=True)))
+
+    rows = Outbox(cluster.database_url).list(limit=100 * CASES)
     by_case: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         assert row["case_id"] in sent, f"an effect of an unknown case: {row}"
