@@ -83,10 +83,13 @@ def write_grants(
 
 def process_env(folder: Path) -> dict[str, str]:
     """What a worker or command run as its own process needs to check and sign as the test principal,
-    and to encrypt payloads with the session's codec key (`DATA_CONVERTER`)."""
+    to encrypt payloads with the session's codec key (`DATA_CONVERTER`), and a ledger in `folder`."""
     return {
         "AFTERSALES_GRANTS": str(write_grants(folder / "grants.yaml")),
         "AFTERSALES_AS": NAME,
         "AFTERSALES_KEY_FILE": str(KEY_FILE),
         "AFTERSALES_CODEC_KEYS": str(CODEC_KEYS),
+        # A ledger (and outbox) of the test's own: the product's default is a file in the project
+        # folder, which tests must leave alone (and whose leftovers would change what others read).
+        "AFTERSALES_DATABASE_URL": f"sqlite:///{folder / 'ledger.sqlite3'}",
     }

@@ -261,7 +261,6 @@ class Cluster:
             "TEMPORAL_ADDRESS": self.address,
             "AFTERSALES_TASK_QUEUE": TASK_QUEUE,
             "AFTERSALES_POLICY_DIR": str(ROOT / "policies"),
-            "AFTERSALES_DATABASE_URL": self.database_url,
             "AFTERSALES_LOG_FORMAT": "json",
             "AFTERSALES_SINK": "webhook",
             "AFTERSALES_WEBHOOK_URLS": self.receiver.url,
@@ -269,6 +268,7 @@ class Cluster:
             "AFTERSALES_WEBHOOK_ALLOW_HTTP": "true",  # the receiver is a local test server
             "AFTERSALES_WEBHOOK_ALLOW_INTERNAL": "true",
             **process_env(self.folder),
+            "AFTERSALES_DATABASE_URL": self.database_url,  # the ledger the test checks
         }
         with (self.folder / f"worker-{self.worker_starts}.log").open("wb") as log:
             self.worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, stdout=log, stderr=log)

@@ -239,6 +239,12 @@ def test_complaint_loop_takes_hostile_data(data: st.DataObject) -> None:
     check_loop("complaint", data)
 
 
+@SETTINGS
+@given(st.data())
+def test_merchant_review_loop_takes_hostile_data(data: st.DataObject) -> None:
+    check_loop("merchant_review", data)
+
+
 # -- every declared field at each extreme of its type, on every policy test's case ---------------
 # Random draws rarely pick one field and one extreme together (a repair delivered at 9999-12-31); these
 # sweeps try each, deterministically.
