@@ -314,6 +314,9 @@ def _compare(old_dir: Path, new_dir: Path, scenarios: list[Scenario], as_json: b
             table.add_row(change.scenario, field_change.field, field_change.old, field_change.new)
     if report.changed:
         console.print(table)
+    for paid in report.money:  # in total, what each kind of payment would come to
+        if paid.old != paid.new:
+            console.print(f"{paid.action}: {paid.old} -> {paid.new} in total")
     console.print(
         f"{len(report.changed)} of {report.total} scenarios change outcome; "
         f"{report.total - len(report.changed)} unchanged"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -37,6 +38,26 @@ class ActionRecord(BaseModel):
     type: str
     params: dict[str, Any]
     key: str
+
+
+def money_by_action(actions: list[ActionRecord]) -> dict[str, str]:
+    """The total `amount` the actions of each type pay (refunds, advance payments), to the cent.
+
+    Amounts are summed as decimals of their text, as the engine computes them, so that 0.10 three
+    times is 0.30; an amount that is not a number is not money and is left out.
+    """
+    totals: dict[str, Decimal] = {}
+    for action in actions:
+        amount = action.params.get("amount")
+        if isinstance(amount, bool) or not isinstance(amount, int | float | str | Decimal):
+            continue
+        try:
+            value = Decimal(str(amount))
+        except InvalidOperation:
+            continue
+        if value.is_finite():
+            totals[action.type] = totals.get(action.type, Decimal(0)) + value
+    return {kind: f"{total.quantize(Decimal('0.01'))}" for kind, total in sorted(totals.items())}
 
 
 class SimulationResult(BaseModel):
@@ -74,6 +95,7 @@ class SimulationResult(BaseModel):
             "final_state": self.final_state,
             "closed": self.closed,
             "actions": [a.type for a in self.actions],
+            "amounts": money_by_action(self.actions),
             "sla": {k: v.get("status") for k, v in self.sla.items()},
             "decisions": self.decisions,
             "escalation_level": self.escalation_level,

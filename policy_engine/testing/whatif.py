@@ -1,9 +1,10 @@
 """What-if comparison: the same scenarios under two policy sets, reduced to what an operator cares
-about (final state, actions, SLA results, decisions), scenario by scenario."""
+about (final state, actions, money paid, SLA results, decisions), scenario by scenario and in total."""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -23,9 +24,18 @@ class ScenarioChange(BaseModel):
     changes: list[FieldChange] = Field(default_factory=list)
 
 
+class MoneyTotal(BaseModel):
+    """What the actions of one type (refund, advance_payment) pay over all scenarios, under each set."""
+
+    action: str
+    old: str
+    new: str
+
+
 class CompareReport(BaseModel):
     total: int
     changed: list[ScenarioChange] = Field(default_factory=list)
+    money: list[MoneyTotal] = Field(default_factory=list)
 
     @property
     def unchanged(self) -> int:
@@ -48,6 +58,8 @@ def _action_counts(types: list[str]) -> dict[str, int]:
 def compare_results(old: list[SimulationResult], new: list[SimulationResult]) -> CompareReport:
     """Scenario by scenario (the same scenarios, in the same order), what changed in the outcome."""
     report = CompareReport(total=len(old))
+    paid_was: dict[str, Decimal] = {}
+    paid_now: dict[str, Decimal] = {}
     for before, after in zip(old, new, strict=True):
         was, now = before.summary(), after.summary()
         changes: list[FieldChange] = []
@@ -61,6 +73,12 @@ def compare_results(old: list[SimulationResult], new: list[SimulationResult]) ->
             changes.append(
                 FieldChange(field="actions", old=_show(gone) if gone else "-", new=_show(added) if added else "-")
             )
+        for kind in sorted(set(was["amounts"]) | set(now["amounts"])):
+            old_amount, new_amount = was["amounts"].get(kind), now["amounts"].get(kind)
+            paid_was[kind] = paid_was.get(kind, Decimal(0)) + Decimal(old_amount or 0)
+            paid_now[kind] = paid_now.get(kind, Decimal(0)) + Decimal(new_amount or 0)
+            if old_amount != new_amount:
+                changes.append(FieldChange(field=f"{kind} amount", old=old_amount or "-", new=new_amount or "-"))
         for clock in sorted(set(was["sla"]) | set(now["sla"])):
             if was["sla"].get(clock) != now["sla"].get(clock):
                 changes.append(
@@ -81,4 +99,7 @@ def compare_results(old: list[SimulationResult], new: list[SimulationResult]) ->
             report.changed.append(
                 ScenarioChange(scenario=before.file or before.case_id, case_id=before.case_id, changes=changes)
             )
+    report.money = [
+        MoneyTotal(action=kind, old=f"{paid_was[kind]:.2f}", new=f"{paid_now[kind]:.2f}") for kind in sorted(paid_was)
+    ]
     return report

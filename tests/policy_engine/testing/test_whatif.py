@@ -77,3 +77,43 @@ def test_compare_names_each_changed_scenario_and_field(tmp_path: Path) -> None:
     assert "return-no-reason-happy-path" in result.stdout and "final_state" in result.stdout
     assert "refunded" in result.stdout and "rejected" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "1 of 1 scenarios change outcome; 0 unchanged"
+
+
+def _restocking_fee(tmp_path: Path) -> Path:
+    """A draft that keeps 10 % of every return refund (the exchange and repair loops unchanged)."""
+    draft = tmp_path / "fee"
+    shutil.copytree(ROOT / "policies", draft, ignore=shutil.ignore_patterns("tests"))
+    returns = draft / "returns.yaml"
+    text = returns.read_text(encoding="utf-8")
+    full = "else case.item.price * case.item.quantity"
+    assert text.count(full) == 2
+    returns.write_text(text.replace(full, "else case.item.price * case.item.quantity * 0.9"), encoding="utf-8")
+    return draft
+
+
+def test_a_refund_amount_change_is_shown_per_case_and_in_total(tmp_path: Path) -> None:
+    happy = SCENARIOS / "return-no-reason-happy-path.yaml"  # one item at 299.00, refunded on receipt
+    result = aftersales("simulate", "--compare", "policies", str(_restocking_fee(tmp_path)), "--json", str(happy))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    [change] = report["changed"]
+    # The same states and actions: only the money differs, and the comparison says so.
+    assert change["changes"] == [{"field": "refund amount", "old": "299.00", "new": "269.10"}]
+    assert report["money"] == [{"action": "refund", "old": "299.00", "new": "269.10"}]
+
+    table = aftersales("simulate", "--compare", "policies", str(_restocking_fee(tmp_path / "again")), str(happy))
+    assert table.returncode == 0, table.stderr
+    assert "refund: 299.00 -> 269.10 in total" in table.stdout
+
+
+def test_amounts_are_summed_to_the_cent_per_kind_of_payment() -> None:
+    from policy_engine.testing.simulator import ActionRecord, money_by_action
+
+    at = dt.datetime(2026, 11, 3, tzinfo=dt.UTC)
+
+    def paid(kind: str, amount: object) -> ActionRecord:
+        return ActionRecord(at=at, type=kind, params={"amount": amount}, key=f"C-1/1/{kind}")
+
+    actions = [paid("refund", 0.1), paid("refund", 0.1), paid("refund", "0.10"), paid("advance_payment", 50)]
+    actions += [paid("refund", "not a number"), paid("refund", True), paid("notify", None)]
+    assert money_by_action(actions) == {"advance_payment": "50.00", "refund": "0.30"}
