@@ -8,7 +8,7 @@ from pathlib import Path
 
 from temporalio.testing import ActivityEnvironment
 
-from activities.case_activities import WebhookDeliverySink
+from activities.case_activities import OutboxSink, WebhookDeliverySink
 from activities.outbox import Outbox
 from activities.report_activities import EFFECT_TYPE, PublishWindow, ReportActivities
 from activities.webhook import KEY_HEADER, WebhookSink, verify_request
@@ -47,8 +47,6 @@ def test_a_publication_is_signed_to_the_webhook_once(tmp_path: Path, receiver: t
 
 
 def test_an_empty_ledger_publishes_an_empty_period(tmp_path: Path) -> None:
-    from activities.case_activities import OutboxSink
-
     outbox = Outbox(tmp_path / "outbox.sqlite3")
     url = f"sqlite:///{tmp_path / 'never-written.sqlite3'}"
     acts = ReportActivities(POLICIES, url, OutboxSink(outbox), timezone=ZONE, folder=tmp_path / "published")
