@@ -28,6 +28,7 @@ from activities.ledger_activities import LedgerActivities
 from activities.outbox import Outbox
 from activities.policy_loading import LoadFailed, LoadLimits
 from activities.policy_source import PolicySource
+from activities.report_activities import ReportActivities
 from activities.risk_activities import RiskActivities
 from activities.start_checks import Backdating
 from activities.webhook import WebhookSink
@@ -39,8 +40,10 @@ from service.identity.keys import load_private_key, new_private_key, write_priva
 from service.refusals import RefusalLog
 from workflows.case_workflow import AfterSalesCase
 from workflows.compliance_workflow import ComplianceWatch
+from workflows.report_workflow import PublishReports
 
 log = structlog.get_logger("aftersales.worker")
+PUBLISHED_FOLDER = "published"  # where the scheduled reports go by default, in the project folder
 GRANTS_CHECK_SECONDS = 2.0  # how often the worker looks at the grants file (one stat)
 
 # Modules the workflow sandbox passes through instead of re-importing per run: our pure core and the
@@ -102,10 +105,11 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[AfterSalesCase, ComplianceWatch],
+        workflows=[AfterSalesCase, ComplianceWatch, PublishReports],
         activities=[
             *acts.activities(),
             *RiskActivities(Path(settings.policy_dir), settings.database_url, acts).activities(),
+            *publications(settings, sink).activities(),
             *facts,
         ],
         activity_executor=concurrent.futures.ThreadPoolExecutor(max_workers=8),
@@ -113,6 +117,17 @@ def build_worker(
         max_cached_workflows=max_cached,
         # Updates refused by their validator leave no trace in the history: the log keeps them (docs/audit.md).
         interceptors=[RefusalLog(settings.database_url).start().interceptor],
+    )
+
+
+def publications(settings: Settings, sink: OutboxSink | WebhookDeliverySink) -> ReportActivities:
+    """The scheduled reports' activity: published to `<project>/published` unless a run names a folder."""
+    return ReportActivities(
+        Path(settings.policy_dir),
+        settings.database_url,
+        sink,
+        timezone=settings.display_timezone,
+        folder=Path(settings.home) / PUBLISHED_FOLDER,
     )
 
 

@@ -1,16 +1,24 @@
-"""`aftersales report sla|satisfaction|merchants|targets`: compliance reports from the case ledger (docs/reports.md)."""
+"""`aftersales report sla|satisfaction|merchants|targets|schedule|publish`: compliance reports from the case
+ledger, and their regular publication (docs/reports.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from activities.report_activities import Published
 from aftersales_cli.common import (
     EXIT_FAILED,
     EXIT_INVALID,
+    console,
     err_console,
     load_or_exit,
     policy_dir,
@@ -25,7 +33,13 @@ from ledger.urls import DatabaseUrlError, check_url
 from policy_engine.language import PolicyError
 from reports import FORMATS, build_report, render
 from reports.model import GROUPS, GroupBy, ReportKind
+from reports.periods import PERIODS, Period, end_moment, window_containing
+from reports.schedule import ensure_schedule, run_id_prefix, schedule_id
 from reports.targets import Targets, load_targets, targets_path
+from service import connect_client
+from workflows.report_workflow import PUBLISH_WORKFLOW, PublishRequest
+
+_T = TypeVar("_T")
 
 app = typer.Typer(
     help="Compliance reports from the case ledger, every figure against its target.", no_args_is_help=True
@@ -174,5 +188,126 @@ def targets(policies: Path | None = policy_dir_option()) -> None:
     err_console.print(
         f"{where(path)}: {said}; on-time >= {loaded.sla.on_time_rate:.0%}, "
         f"satisfaction >= {loaded.satisfaction.satisfaction_rate:.0%}",
+        markup=False,
+    )
+
+
+# --- publication: the schedules, and one period by hand ---------------------------------------------
+
+_FOLDER = typer.Option(
+    None,
+    "--folder",
+    help="Where the worker writes the HTML and JSON (on its machine; default: the project's published/).",
+    show_default=False,
+)
+
+
+def _folder(given: Path | None) -> str | None:
+    # Absolute: the worker resolves nothing against the folder this command was run from.
+    return None if given is None else str(given.expanduser().resolve())
+
+
+def _temporal(go: Callable[[Client], Awaitable[_T]]) -> _T:
+    """Run `go` with a client; a server that does not answer is said in one line (exit 1)."""
+    config = settings()
+
+    async def connected() -> _T:
+        return await go(await connect_client(config))
+
+    try:
+        return asyncio.run(connected())
+    except RuntimeError:  # the SDK's connection failure, with gRPC internals in its text
+        err_console.print(f"aftersales: cannot reach a Temporal server at {config.address}", markup=False)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+@app.command("schedule")
+def schedule(
+    weekly: bool = typer.Option(False, "--weekly", help="Only the weekly schedule (Mondays at 01:00)."),
+    monthly: bool = typer.Option(False, "--monthly", help="Only the monthly schedule (the 1st at 01:00)."),
+    folder: Path | None = _FOLDER,
+) -> None:
+    """Create the Temporal Schedules that publish the handling figures, or update them (idempotent)."""
+    chosen = {"weekly": weekly, "monthly": monthly}
+    periods = [period for period in PERIODS if chosen[period]] or list(PERIODS)  # neither flag: both
+    config = settings()
+    target = _folder(folder)
+
+    async def go(client: Client) -> list[str]:
+        return [
+            await ensure_schedule(client, period, config.task_queue, config.display_timezone, target)
+            for period in periods
+        ]
+
+    said = _temporal(go)
+    where_to = target or "the worker's published/ folder"
+    for period, done in zip(periods, said, strict=True):
+        when = "every Monday" if period == "weekly" else "on the 1st of every month"
+        console.print(
+            f"schedule {schedule_id(period)} {done}: the {period} figures are published {when} at 01:00 "
+            f"{config.display_timezone}, to {where_to} and the outbox",
+            markup=False,
+        )
+    for period in periods:  # what the temporal CLI does with them (docs/reports.md, "Publication")
+        console.print(
+            f"  pause: temporal schedule toggle --schedule-id {schedule_id(period)} --pause --reason WHY "
+            f"(--unpause to resume); delete: temporal schedule delete --schedule-id {schedule_id(period)}",
+            markup=False,
+        )
+
+
+def _period(value: str) -> Period:
+    if value not in PERIODS:
+        raise _refuse(f"--period: use one of {', '.join(PERIODS)}")
+    return value  # type: ignore[return-value]  # checked against PERIODS
+
+
+@app.command("publish")
+def publish(
+    period_name: str = typer.Option(..., "--period", help="weekly or monthly.", show_default=False),
+    day: str = typer.Option(
+        ..., "--for", help="A day (YYYY-MM-DD) of the week or month to publish; it must be over.", show_default=False
+    ),
+    folder: Path | None = _FOLDER,
+) -> None:
+    """Publish one period's figures now, as its scheduled run does (a worker runs it; this waits for it)."""
+    period = _period(period_name)
+    window = window_containing(period, _day(day, "--for"))
+    zone = settings().display_timezone
+    as_of = end_moment(window, zone)
+    if as_of > dt.datetime.now(dt.UTC):
+        raise _refuse(f"--for: that {period.removesuffix('ly')} is not over yet (it ends {window.end})")
+    request = PublishRequest(period=period, folder=_folder(folder), as_of=as_of)
+
+    async def go(client: Client) -> Published:
+        err_console.print(
+            f"publishing the {period} figures of {window.start} to {window.end} (excluded): "
+            f"waiting for a worker on task queue {settings().task_queue}",
+            markup=False,
+        )
+        published: Published = await client.execute_workflow(
+            PUBLISH_WORKFLOW,
+            request,
+            id=f"{run_id_prefix(period)}-for-{window.start}",
+            task_queue=settings().task_queue,
+            result_type=Published,
+        )
+        return published
+
+    try:
+        published = _temporal(go)
+    except WorkflowAlreadyStartedError:
+        raise _refuse("this period is being published right now; wait for that run") from None
+    except WorkflowFailureError:  # cancelled or terminated: the worker's log and the run's history say why
+        err_console.print("aftersales: the publication did not finish; see the worker's log", markup=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    print_published(published)
+
+
+def print_published(published: Published) -> None:
+    again = "" if published.first_time else " (published before: the files rewritten, the effect not sent again)"
+    console.print(
+        f"{published.period} figures, cases opened {published.start} to {published.end} (excluded): "
+        f"{', '.join(published.files)} in {published.folder}; effect {published.effect}{again}",
         markup=False,
     )

@@ -178,18 +178,15 @@ def weekly(db: sa.Connection, window: Window) -> list[WeekPoint]:
     """Met and breached clocks per week of the cases' opening."""
     starts = window.weeks()
     bounds = [window.moment(day) for day in starts[1:]]
-    week = sa.case(*((cases.c.opened_at < bound, index) for index, bound in enumerate(bounds)), else_=len(bounds))
     status = sla_clocks.c.status
-    query = (
-        sa.select(
-            week.label("week"),
-            _count_if(status == "met").label("met"),
-            _count_if(status == "breached").label("breached"),
+    counts = (_count_if(status == "met").label("met"), _count_if(status == "breached").label("breached"))
+    if bounds:
+        week = sa.case(*((cases.c.opened_at < bound, index) for index, bound in enumerate(bounds)), else_=len(bounds))
+        query = sa.select(week.label("week"), *counts).select_from(_clock_cases).where(in_window(window)).group_by(week)
+    else:  # a window of one week (a weekly publication): SQL has no CASE without a WHEN, nor anything to group
+        query = (
+            sa.select(sa.literal_column("0").label("week"), *counts).select_from(_clock_cases).where(in_window(window))
         )
-        .select_from(_clock_cases)
-        .where(in_window(window))
-        .group_by(week)
-    )
     found = {int(row.week): (int(row.met), int(row.breached)) for row in db.execute(query)}
     return [
         WeekPoint(week=day, met=found.get(i, (0, 0))[0], breached=found.get(i, (0, 0))[1])

@@ -13,6 +13,7 @@ from reports import svg
 from reports.model import Charts, Report
 from reports.text import cells, header, title
 
+CSP = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1200px;color:#1d2733;background:#fff}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}
@@ -25,7 +26,8 @@ svg .label{font-size:11px;fill:#33404d}svg .target-label{font-size:11px;fill:#b3
 """
 
 
-def _charts(charts: Charts) -> list[str]:
+def chart_sections(charts: Charts) -> list[str]:
+    """The charts' headings and SVGs (also on the published handling figures' page, reports/publication.py)."""
     weeks = charts.weekly
     merchants, categories = charts.slowest_merchants, charts.slowest_categories
     buckets = charts.distribution
@@ -67,7 +69,8 @@ def _charts(charts: Charts) -> list[str]:
     ]
 
 
-def _table(report: Report) -> list[str]:
+def figures_table(report: Report) -> list[str]:
+    """The report's rows as an HTML table, each verdict coloured."""
     if not report.rows:
         return ["<p>No cases in this window.</p>"]
     out = [
@@ -91,12 +94,12 @@ def as_html(report: Report) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         # Nothing may load from anywhere: the page is read offline and archived as published.
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
+        CSP,
         f"<title>{heading}</title><style>{STYLE}</style></head><body>",
         f"<h1>{heading}</h1>",
-        *_charts(report.charts),
+        *chart_sections(report.charts),
         "<h2>Figures</h2>",
-        *_table(report),
+        *figures_table(report),
         "<h2>Definitions</h2><ul>",
         *(f"<li>{escape(d)}</li>" for d in report.definitions),
         "</ul></body></html>",
