@@ -14,6 +14,7 @@ import struct
 import subprocess
 import tempfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,9 +88,14 @@ class Png:
         c = self.channels
         return {row[i : i + c] for row in self.rows for i in range(0, len(row), c)}
 
+    def pixels(self) -> Counter[tuple[int, int, int]]:
+        """How many pixels of the decoded rows have each RGB colour."""
+        c = self.channels
+        return Counter((row[i], row[i + 1], row[i + 2]) for row in self.rows for i in range(0, len(row), c))
 
-def read_png(path: Path, rows: int = 400) -> Png:
-    """Decode the first `rows` rows of an 8-bit RGB or RGBA PNG (what Chromium writes)."""
+
+def read_png(path: Path, rows: int | None = 400) -> Png:
+    """Decode the first `rows` rows (None: all) of an 8-bit RGB or RGBA PNG (what Chromium writes)."""
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
     offset, idat, header = 8, b"", b""
@@ -105,6 +111,7 @@ def read_png(path: Path, rows: int = 400) -> Png:
     assert depth == 8 and colour in (2, 6), f"unexpected PNG format (depth {depth}, colour type {colour})"
     channels = 3 if colour == 2 else 4
     stride = width * channels
+    rows = height if rows is None else rows
     raw = zlib.decompressobj().decompress(idat, (stride + 1) * rows)
     decoded: list[bytes] = []
     previous = bytearray(stride)
@@ -119,7 +126,7 @@ def read_png(path: Path, rows: int = 400) -> Png:
                 line[i] = (line[i] + up) & 0xFF
             elif kind == 3:
                 line[i] = (line[i] + (left + up) // 2) & 0xFF
-            elif kind == 4:
+            elif kind == 4:  # Paeth
                 p = left + up - corner
                 pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
                 line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 0xFF

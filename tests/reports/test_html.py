@@ -14,9 +14,8 @@ from ledger.schema import cases
 from ledger.store import Ledger
 from reports import build_report, render
 from reports.model import Report
-from tests.reports.chromium import dump_dom, screenshot
+from tests.browser import dump_dom, read_png, screenshot
 from tests.reports.generated import generate, write
-from tests.reports.png import pixels
 
 HOSTILE = '<script>alert("x")</script>&'
 BAR_COLOUR = (0xE0, 0x8A, 0x1E)  # svg .bar in reports/html.py
@@ -69,7 +68,7 @@ def test_chromium_draws_every_chart(report: Report, page: Path) -> None:
 
 
 def test_the_screenshot_shows_the_charts(page: Path, tmp_path: Path) -> None:
-    colours = pixels(screenshot(page, tmp_path / "report.png"))
+    colours = read_png(screenshot(page, tmp_path / "report.png"), rows=None).pixels()
 
     white = colours[(255, 255, 255)]
     assert white < 0.97 * sum(colours.values())  # not a blank page
