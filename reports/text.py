@@ -53,6 +53,14 @@ def cells(row: Row) -> list[str]:
     return out
 
 
+# What an empty report lacks: a window may hold cases whose clocks have not started yet.
+_NOTHING = {
+    "sla": "no SLA clock of the cases opened in this window has started",
+    "satisfaction": "no case opened in this window was followed up",
+    "merchants": "no case was opened in this window",
+}
+
+
 def as_table(report: Report) -> str:
     out = Console(file=io.StringIO(), width=200, highlight=False, color_system=None, soft_wrap=False)
     if report.rows:
@@ -65,7 +73,7 @@ def as_table(report: Report) -> str:
         out.print(table)
     else:
         out.print(title(report), markup=False)
-        out.print("no cases in this window", markup=False)
+        out.print(f"nothing to report: {_NOTHING[report.kind]}", markup=False)
     for definition in report.definitions:
         out.print(f"- {definition}", markup=False)
     return str(out.file.getvalue())  # type: ignore[attr-defined]

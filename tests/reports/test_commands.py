@@ -48,7 +48,9 @@ def test_merchants_report_as_csv_has_one_line_per_merchant(recorded: str, tmp_pa
 def test_a_window_without_cases_says_so(recorded: str) -> None:
     done = aftersales("report", "satisfaction", "--from", "2030-01-01", "--to", "2030-02-01", "--database", recorded)
     assert done.returncode == 0, done.stderr
-    assert "no cases in this window" in done.stdout
+    assert "nothing to report: no case opened in this window was followed up" in done.stdout
+    sla = aftersales("report", "sla", "--from", "2030-01-01", "--to", "2030-02-01", "--database", recorded)
+    assert "nothing to report: no SLA clock of the cases opened in this window has started" in sla.stdout
 
 
 @pytest.mark.parametrize(
