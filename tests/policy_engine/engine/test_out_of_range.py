@@ -343,3 +343,12 @@ def test_arithmetic_that_names_nothing_still_refuses_with_a_reason(claim: Resolv
     assert _refused(claim, case, _send("wait")) == (
         "'wait' is refused: a date or a number of the case is out of the range the engine computes with"
     )
+
+
+def test_a_window_out_of_range_names_the_case_and_event_fields_it_read_once_each() -> None:
+    from policy_engine.engine.windows import _fields_read
+
+    texts = ["event.returned_at if event.returned_at else case.order.delivered_at", "case.item.warranty_months"]
+    assert _fields_read(texts) == "`event.returned_at`, `case.order.delivered_at`, `case.item.warranty_months`"
+    # Parameters and computed names are the policy's, not the caller's: the reason falls back to the case.
+    assert _fields_read(["params.months * 2", ""]) == "the case's values"
