@@ -86,6 +86,11 @@ CORPUS_PROBLEMS = {
         "14:17: the customer must be bound to the case data field that holds its id (such as case.customer.id),"
         " not to a computation"
     ],
+    "526-parties-two-wrong-bindings.yaml": [  # the first wrong binding does not hide the second
+        "15:17: the customer must be bound to the case data field that holds its id (such as case.customer.id),"
+        " not to a computation",
+        "16:17: `case.amount` is a number, not text: bind the merchant to the text field that holds its id",
+    ],
 }
 
 
