@@ -21,7 +21,8 @@ retries are certain to happen and not only when a kill lands inside an activity.
 - each case's effects are exactly those its policy takes on this path: four notifications and one
   refund of the item's price times its quantity, computed here from the data the test sent;
 - every effect row is the case's own (its idempotency key, the receiver's copy), was delivered and
-  stamped delivered; the receiver got only signed, identical copies of it, never more POSTs than the
+  stamped delivered; the receiver got only signed, identical copies of it (a POST cut short by a
+  kill between its headers and its body is counted apart: nobody answered it), never more POSTs than the
   outbox counted attempts, and the outbox never more attempts than Temporal started; every effect the
   workflow scheduled is in the outbox and completed. A second accepted POST of one effect is allowed
   (counted): a worker killed between the POST and the stamp sends it again with the same key, and
@@ -127,6 +128,10 @@ class Delivery:
     status: int
     body: bytes
     signed: bool
+    # False when the connection closed before the declared body arrived: the worker was killed
+    # between sending the headers and the body (http.client sends them apart). Nobody got an answer,
+    # the request is nothing a receiver acts on, and the worker's retry sends it whole.
+    complete: bool = True
 
 
 class Receiver:
@@ -140,9 +145,15 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                declared = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(declared)
                 key = self.headers.get(KEY_HEADER) or ""
                 signed = verify_request(dict(self.headers), body, SECRET) is None
+                if len(body) < declared:
+                    with receiver._lock:
+                        receiver.deliveries.append(Delivery(key, 0, body, signed, complete=False))
+                    self.close_connection = True
+                    return
                 with receiver._lock:
                     first = key not in receiver._seen
                     receiver._seen.add(key)
@@ -174,6 +185,37 @@ class Receiver:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+
+
+def test_receiver_keeps_a_post_cut_short_apart() -> None:
+    """A sender gone after the headers leaves a short body: kept as incomplete, and the key not seen."""
+    import socket
+
+    from activities.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+    receiver = Receiver(lambda key: True)
+    try:
+        port = int(receiver.url.split(":")[2].split("/")[0])
+        body = b'{"key":"CHAOS-0001/0/notify"}'
+        stamp = str(int(time.time()))
+        head = (
+            f"POST /effects HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+            f"{KEY_HEADER}: CHAOS-0001/0/notify\r\n{TIMESTAMP_HEADER}: {stamp}\r\n"
+            f"{SIGNATURE_HEADER}: {sign(body, SECRET, timestamp=stamp, key='CHAOS-0001/0/notify')}\r\n\r\n"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", port)) as cut:
+            cut.sendall(head + body[:5])
+        with socket.create_connection(("127.0.0.1", port)) as whole:
+            whole.sendall(head + body)
+            assert whole.recv(100).startswith(b"HTTP/1.0 503")  # the first complete POST is the one failed
+        deadline = time.monotonic() + 5
+        while len(receiver.deliveries) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first, second = sorted(receiver.deliveries, key=lambda d: d.complete)
+        assert (first.complete, first.status, first.signed) == (False, 0, False)
+        assert (second.complete, second.status, second.signed, second.body) == (True, 503, True, body)
+    finally:
+        receiver.close()
 
 
 def fails_first(key: str) -> bool:
@@ -633,10 +675,12 @@ async def test_cases_survive_killed_workers_and_servers_and_refund_once(cluster:
         scheduled = Counter(run.key for run in case_runs)
         assert scheduled == Counter(r["key"] for r in by_case[case_id]), (case_id, scheduled)
         assert all(run.completed for run in case_runs), f"{case_id}: an effect failed for good: {case_runs}"
-    redelivered = 0
+    redelivered = cut_short = 0
     for row in rows:
         key = row["key"]
-        copies = deliveries[key]
+        posts = deliveries[key]
+        copies = [d for d in posts if d.complete]
+        cut_short += len(posts) - len(copies)
         ok = [d for d in copies if d.status == 200]
         assert row["delivered_at"] and ok, f"{key} was not delivered: {row}, {copies}"
         assert all(d.signed for d in copies), f"{key}: a POST with a wrong signature"
@@ -648,8 +692,8 @@ async def test_cases_survive_killed_workers_and_servers_and_refund_once(cluster:
             row["type"],
             row["params"],
         ), (body, row)
-        assert 1 <= len(copies) <= row["attempts"] <= attempts_by_key[key], (
-            f"{key}: {len(copies)} POSTs, {row['attempts']} outbox attempts, Temporal attempt {attempts_by_key[key]}"
+        assert 1 <= len(posts) <= row["attempts"] <= attempts_by_key[key], (
+            f"{key}: {len(posts)} POSTs, {row['attempts']} outbox attempts, Temporal attempt {attempts_by_key[key]}"
         )
         if fails_first(key):
             assert copies[0].status == 503 and len(ok) >= 1 and row["attempts"] >= 2, (key, copies, row)
@@ -660,6 +704,6 @@ async def test_cases_survive_killed_workers_and_servers_and_refund_once(cluster:
         f"chaos: {CASES} cases, {kills.count('worker')} worker kills, outages "
         f"{[(o.kind, o.in_flight) for o in outages]} (kind, cases in flight), "
         f"{cluster.hot_journals} SQLite journals left by a server SIGKILL, {len(rows)} effects, "
-        f"{retried} with more than one attempt, {redelivered} redelivered, seed {SEED}, "
+        f"{retried} with more than one attempt, {redelivered} redelivered, {cut_short} POSTs cut short by a kill, seed {SEED}, "
         f"{driven:.0f} s of chaos + {time.monotonic() - began - driven:.0f} s of checks"
     )
