@@ -27,6 +27,7 @@ action fails for good with the reason (an error in the worker's log), and the pa
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from temporalio.client import Client
@@ -43,6 +44,24 @@ async def why_not_ours(
 
     `expected`: the starts this action may have sent (today's, and the one an earlier release sent
     before a retry of the same action crossed the upgrade).
+    """
+    # The token is not compared: a retry (on another worker process, with another key) signs anew.
+    wanted = [_unsigned(e) for e in expected]
+    return await why_not_opened_as(
+        client, workflow_id, lambda start: _unsigned(start) in wanted, task_queue, not_before
+    )
+
+
+async def why_not_opened_as(
+    client: Client,
+    workflow_id: str,
+    opened_as: Callable[[CaseStart], bool],
+    task_queue: str,
+    not_before: dt.datetime,
+) -> str | None:
+    """Why the workflow under `workflow_id` is not a case this worker would have opened, or None.
+
+    The checks of the module's docstring, with `opened_as` judging the opening on record.
     """
     description = await client.get_workflow_handle(workflow_id).describe()
     first_run = description.raw_description.workflow_execution_info.first_run_id or description.run_id
@@ -63,9 +82,8 @@ async def why_not_ours(
     if at < not_before:
         return f"was opened at {at.isoformat()}, before this case asked for it ({not_before.isoformat()})"
     decoded = await client.data_converter.decode(started.input.payloads, [CaseStart])
-    # The token is not compared: a retry (on another worker process, with another key) signs anew.
-    if not decoded or _unsigned(decoded[0]) not in [_unsigned(e) for e in expected]:
-        return "was opened with another opening than the one this case asked for"
+    if not decoded or not opened_as(decoded[0]):
+        return "was opened with another opening than the one asked for"
     return None
 
 

@@ -2,11 +2,17 @@
 
 A review's case id is derived from the merchant and the window's end (`review_case_id`), so a late or
 repeated run for the same scheduled time finds the case it opened before instead of opening another.
+That id is predictable, so a case found under it counts as this review only if its start on record
+is one the watch would have made (`activities.linked_cases.why_not_opened_as`): a `merchant_review`
+of this merchant and window, opened on this task queue no earlier than the window's end. Anything
+else under the id is `taken`: no review is opened for the merchant this time, and the worker logs an
+error naming the case, for an operator to look into.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +23,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.case_activities import CaseActivities
+from activities.linked_cases import why_not_opened_as
 from ledger.store import Ledger
 from risk.figures import REVIEW_CASE_TYPE
 from risk.rules import RULES_FILE, load_rules
@@ -84,7 +91,8 @@ class RiskActivities:
 
     @activity.defn(name="open_merchant_review")
     async def open_merchant_review(self, review: ReviewOpening) -> str:
-        """`opened`, `already opened` (this review, by an earlier run) or `under review` (another open one)."""
+        """`opened`, `already opened` (this review, by an earlier run), `under review` (another open one)
+        or `taken` (its id holds a case the watch did not open)."""
         client = self.cases.client()
         query = f"CaseType = '{REVIEW_CASE_TYPE}' AND MerchantId = '{_quoted(review.merchant)}' AND ExecutionStatus = 'Running'"
         async for running in client.list_workflows(query):
@@ -105,9 +113,42 @@ class RiskActivities:
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             )
         except WorkflowAlreadyStartedError:
-            return "already opened"
+            taken = await why_not_opened_as(
+                client,
+                workflow_id_for(review.case_id),
+                _same_review(review),
+                self.cases.task_queue,
+                _window_end(review),
+            )
+            if taken is None:
+                return "already opened"
+            log.error(
+                "merchant review not opened: its id is taken",
+                merchant=review.merchant,
+                case_id=review.case_id,
+                reason=f"the case under {review.case_id} {taken}",
+            )
+            return "taken"
         log.info("merchant review opened", merchant=review.merchant, case_id=review.case_id)
         return "opened"
+
+
+def _same_review(review: ReviewOpening) -> Callable[[CaseStart], bool]:
+    """Whether an opening on record is this review: its type, merchant and window (not its figures,
+    which a later run over late facts may compute otherwise)."""
+
+    def same(start: CaseStart) -> bool:
+        data = start.open.data
+        return start.open.case_type == REVIEW_CASE_TYPE and all(
+            data.get(name) == review.data[name] for name in ("merchant_id", "window_start", "window_end")
+        )
+
+    return same
+
+
+def _window_end(review: ReviewOpening) -> dt.datetime:
+    # A review is opened when its window has ended: a case under its id from before then was not.
+    return dt.datetime.fromisoformat(str(review.data["window_end"]))
 
 
 def _quoted(text: str) -> str:

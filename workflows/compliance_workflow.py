@@ -31,7 +31,9 @@ class WatchResult(BaseModel):
     window_start: dt.datetime
     window_end: dt.datetime
     merchants: int
-    outcomes: dict[str, str] = Field(default_factory=dict)  # review case id -> opened, already opened, under review
+    outcomes: dict[str, str] = Field(
+        default_factory=dict
+    )  # review case id -> opened, already opened, under review, taken
 
 
 @workflow.defn(name=COMPLIANCE_WORKFLOW)

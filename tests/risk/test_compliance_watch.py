@@ -15,10 +15,11 @@ from activities.case_activities import CaseActivities, OutboxSink
 from activities.outbox import Outbox
 from activities.policy_source import PolicySource
 from activities.risk_activities import RiskActivities, review_case_id
+from bench.cases import return_case_data
 from risk.schedule import SCHEDULE_ID, ensure_schedule
 from tests.conftest import POLICIES
 from tests.e2e.harness import in_memory_dev_server, register_search_attributes
-from tests.principal import DATA_CONVERTER, GATE
+from tests.principal import DATA_CONVERTER, GATE, signed_client
 from tests.risk.test_watch import GeneratedCase, write
 from worker import workflow_runner
 from workflows.case_workflow import AfterSalesCase
@@ -83,6 +84,34 @@ async def test_a_scheduled_time_opens_its_reviews_once(tmp_path: Path) -> None:
     assert again.outcomes == {review: "already opened"}
     assert later.outcomes == {review_case_id("M-bad", as_of + dt.timedelta(days=1)): "under review"}
     assert status.state == "awaiting_plan"
+
+
+def _squatter_opening(as_of: dt.datetime, kind: str) -> tuple[str, dict[str, object]]:
+    """What a caller granted to open cases puts under a review's predictable id before the watch runs."""
+    if kind == "a return":
+        return "return", return_case_data(1, as_of)
+    window = {"window_start": (as_of - dt.timedelta(days=30)).isoformat(), "window_end": as_of.isoformat()}
+    figures = {"cases": 40, "complaints": 12, "clocks_ended": 38, "clocks_breached": 2, "answers": 20, "satisfied": 19}
+    return "merchant_review", {"merchant_id": "M-good", **window, "figures": figures, "crossed": ["many-complaints"]}
+
+
+@pytest.mark.parametrize("kind", ["a return", "another merchant's review"])
+async def test_a_review_id_someone_else_holds_is_not_taken_for_the_review(tmp_path: Path, kind: str) -> None:
+    with in_memory_dev_server(tmp_path) as address:
+        client = await Client.connect(address, data_converter=DATA_CONVERTER)
+        await register_search_attributes(client)
+        as_of = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        url = _ledger(tmp_path, as_of)
+        review = review_case_id("M-bad", as_of)
+        async with _worker(client, tmp_path, url, "risk-tests"):
+            case_type, data = _squatter_opening(as_of, kind)
+            await signed_client(client, "risk-tests").open(case_type, review, data)
+            watched = await _watch(client, "risk-tests", as_of)
+            status = await client.get_workflow_handle(workflow_id_for(review)).query(
+                QUERY_STATUS, result_type=CaseStatus
+            )
+    assert watched.outcomes == {review: "taken"}
+    assert status.case_type == case_type  # the squatter's case, left as it was
 
 
 @pytest.mark.parametrize("every", [dt.timedelta(days=1)])
