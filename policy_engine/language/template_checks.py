@@ -63,8 +63,10 @@ def _locate(source: str, message: str, lineno: int = 1) -> tuple[int, int]:
     line_start = sum(len(line) for line in source.splitlines(keepends=True)[: lineno - 1])
     name = re.compile(rf"(?<![\w.]){re.escape(match.group(1))}(?!\w)")
     for code in _CODE.finditer(source):
-        if code.group(1) is None or code.end(1) <= line_start:
-            continue  # a comment or a raw block, or before the problem's line
+        if code.group(1) is None:
+            continue  # a comment or a raw block
+        # From the problem's line on: a block that ends before it is searched from past its end, so
+        # finds nothing; one that spans it only from its part on that line.
         found = name.search(code.group(1), max(line_start - code.start(1), 0))
         if found:
             before = source[: code.start(1) + found.start()]
