@@ -60,7 +60,8 @@ def _locate(source: str, message: str, lineno: int = 1) -> tuple[int, int]:
     match = re.search(r"'([^']+)'", message)
     if not match:
         return lineno, 1
-    line_start = sum(len(line) for line in source.splitlines(keepends=True)[: lineno - 1])
+    # Lines end at "\n" only, as Jinja counts them (str.splitlines also breaks at a form feed or U+2028).
+    line_start = sum(len(line) + 1 for line in source.split("\n")[: lineno - 1])
     name = re.compile(rf"(?<![\w.]){re.escape(match.group(1))}(?!\w)")
     for code in _CODE.finditer(source):
         if code.group(1) is None:

@@ -37,3 +37,11 @@ def test_a_template_not_sent_anywhere_is_compiled_but_its_names_are_not_checked(
     broken = TemplateFile("broken", "en", "templates/broken.en.j2", "ok\n{{ case_id }\n")
     problems = check_template_files({"other": {"en": unused}, "broken": {"en": broken}}, [("greet", scope)])
     assert [(p.file, p.line, p.col) for p in problems] == [("templates/broken.en.j2", 2, 1)]
+
+
+def test_lines_are_counted_at_newlines_only_as_the_template_engine_counts_them() -> None:
+    # A form feed, NEL or line separator in the text does not start a line for Jinja (which gives the
+    # problem's line), so it must not start one here: the read on line 3 is not the one on line 2.
+    for separator in ("\x0c", "\x85", "\u2028"):
+        source = f"Dear customer,{separator}thanks.\nNote: {{{{ vars.nte }}}}\nAgain {{{{ vars.nte }}}}\n"
+        assert _locate(source, "unknown field 'vars.nte'", lineno=3) == (3, 10), repr(separator)
