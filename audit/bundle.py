@@ -20,9 +20,9 @@ from typing import Any
 from pydantic_core import to_json
 
 from audit.history import CaseHistory, CaseInput
+from audit.refusals import attempt_of
 from audit.replay import replay_case
 from audit.verify import Verdict, pinned_of
-from ledger.facts import utc
 from service.identity.admission import unverified_claims
 from workflows.contract import status_of, workflow_id_for
 
@@ -97,21 +97,6 @@ def _effects(case: CaseHistory, outbox_rows: list[dict[str, Any]] | None) -> lis
     return effects
 
 
-def _refused_attempt(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "at": utc(row["at"]).isoformat(),
-        "update_id": row["update_id"],
-        "update": row["update_name"],
-        "event": row["event"],
-        "role": row["role"],
-        "principal": row["claimed_principal"],
-        "principal_from": "token claims (unchecked: the update was refused)",
-        "reason": row["reason"],
-        "data_sha256": row["data_sha256"],
-        "data_size": row["data_size"],
-    }
-
-
 def audit_bundle(
     case: CaseHistory,
     verdict: Verdict,
@@ -143,7 +128,7 @@ def audit_bundle(
         },
         "inputs": [_input(n, received) for n, received in enumerate(case.inputs, start=1)],
         "effects": _effects(case, outbox_rows),
-        "refused_attempts": None if refusal_rows is None else [_refused_attempt(row) for row in refusal_rows],
+        "refused_attempts": None if refusal_rows is None else [attempt_of(row) for row in refusal_rows],
         "policy": None,
         "status": None,
         "timeline": [],

@@ -63,6 +63,13 @@ def _shown(value: Any) -> str:
     return json.dumps(_plain(value), ensure_ascii=False, sort_keys=True)
 
 
+def readable_time(at: dt.datetime, zone: ZoneInfo) -> str:
+    """A time as a person reads it, to the second, with its offset: `2026-11-03 10:00:00 +08:00`."""
+    local = at.astimezone(zone)
+    offset = local.strftime("%z")
+    return local.strftime("%Y-%m-%d %H:%M:%S ") + offset[:3] + ":" + offset[3:]
+
+
 class _Locator:
     """Names an input the way a reviewer reads it: `event #4 approve (2026-11-03 10:00:00 +08:00)`."""
 
@@ -71,9 +78,7 @@ class _Locator:
         self.zone = zone
 
     def _time(self, at: dt.datetime) -> str:
-        local = at.astimezone(self.zone)
-        offset = local.strftime("%z")
-        return local.strftime("%Y-%m-%d %H:%M:%S ") + offset[:3] + ":" + offset[3:]
+        return readable_time(at, self.zone)
 
     def __call__(self, number: int) -> str:
         if number == 0:
