@@ -20,7 +20,8 @@ from audit.cases import case_ids_matching, closed_since_query, fetch_cases, pars
 from audit.files import write_private
 from audit.history import CaseHistory, HistoryError, load_history_file, read_histories
 from audit.refusals import LedgerUnreadable, RefusalReader, attempt_of
-from audit.verify import Verdict, readable_time, verify_case
+from audit.verify import Verdict, pinned_of, verify_case
+from audit.zones import bundle_zone, readable_time, zone_named
 from policy_engine.testing import Scenario
 
 app = typer.Typer(help="Audit real cases against their pinned policies.", no_args_is_help=True)
@@ -105,10 +106,17 @@ def show(
         help="The ledger holding the refused attempts (default: AFTERSALES_DATABASE_URL).",
         show_default=False,
     ),
+    zone_name: str | None = typer.Option(
+        None,
+        "--zone",
+        help="Show times in this IANA zone (default: the zone of the pinned policy's calendar, else UTC).",
+        show_default=False,
+    ),
 ) -> None:
     """The case's audit bundle: who did what and when, the attempts it refused, the pinned policy and its hash, decisions with
     their rule ids, transitions, SLA clocks against their targets, effects and their delivery, and the
-    verification result.
+    verification result. Times are in the zone of the pinned policy's calendar (UTC without one, or
+    --zone), each with its offset.
 
     It holds the case's personal data: the file is written 0600.
     """
@@ -118,11 +126,17 @@ def show(
     if (case_id is None) == (not history):
         err_console.print("give a case id or --history FILE", markup=False)
         raise typer.Exit(EXIT_INVALID)
+    try:
+        override = None if zone_name is None else zone_named(zone_name)
+    except ValueError as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
     case = _read_files(history) if history else asyncio.run(_fetch_one(case_id or ""))
-    verdict = verify_case(case, ZoneInfo(settings().display_timezone))
+    zone = bundle_zone(pinned_of(case), override)
+    verdict = verify_case(case, zone.zone)  # its divergences name their inputs' times in the bundle's zone
     with _refusal_reader(database) as reader:
         refusals = _attempts_of(reader, case.case_id)
-    bundle = audit_bundle(case, verdict, _outbox_rows(case.case_id), refusals)
+    bundle = audit_bundle(case, verdict, _outbox_rows(case.case_id), refusals, zone)
     text = render_html(bundle) if output_format == "html" else json.dumps(bundle, ensure_ascii=False, indent=2) + "\n"
     if out is None:
         print(text, end="")

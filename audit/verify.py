@@ -19,6 +19,7 @@ from pydantic_core import to_json
 
 from audit.history import CaseHistory, CaseReset
 from audit.replay import Replay, replay_case
+from audit.zones import readable_time
 from policy_engine.engine import CaseState, TimelineEntry
 from policy_engine.language import ResolvedPolicy, pinned_policy
 from workflows.contract import CaseStatus, status_of
@@ -61,13 +62,6 @@ def _plain(value: Any) -> Any:
 
 def _shown(value: Any) -> str:
     return json.dumps(_plain(value), ensure_ascii=False, sort_keys=True)
-
-
-def readable_time(at: dt.datetime, zone: ZoneInfo) -> str:
-    """A time as a person reads it, to the second, with its offset: `2026-11-03 10:00:00 +08:00`."""
-    local = at.astimezone(zone)
-    offset = local.strftime("%z")
-    return local.strftime("%Y-%m-%d %H:%M:%S ") + offset[:3] + ":" + offset[3:]
 
 
 class _Locator:
