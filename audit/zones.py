@@ -44,6 +44,8 @@ def bundle_zone(policy: ResolvedPolicy | None, override: ZoneInfo | None = None)
         return BundleZone(
             ZoneInfo(policy.calendar.timezone), f"the pinned policy's calendar {policy.calendar.calendar}"
         )
+    if policy is None:
+        return BundleZone(UTC, "UTC: the case pinned no policy")
     return BundleZone(UTC, "UTC: the pinned policy has no calendar")
 
 
