@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic_core import to_json
 
 from audit.history import CaseHistory, CaseInput
+from audit.refusals import attempt_of
 from audit.replay import replay_case
 from audit.verify import Verdict, pinned_of
-from ledger.facts import utc
+from audit.zones import BundleZone, bundle_zone, iso_in
 from service.identity.admission import unverified_claims
 from workflows.contract import status_of, workflow_id_for
 
@@ -97,19 +99,28 @@ def _effects(case: CaseHistory, outbox_rows: list[dict[str, Any]] | None) -> lis
     return effects
 
 
-def _refused_attempt(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "at": utc(row["at"]).isoformat(),
-        "update_id": row["update_id"],
-        "update": row["update_name"],
-        "event": row["event"],
-        "role": row["role"],
-        "principal": row["claimed_principal"],
-        "principal_from": "token claims (unchecked: the update was refused)",
-        "reason": row["reason"],
-        "data_sha256": row["data_sha256"],
-        "data_size": row["data_size"],
-    }
+def _times_in(bundle: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """Every time of the bundle in `zone`, ISO 8601 with its offset (the record's own are UTC, or in
+    the zone of the opening's caller): a reader compares them at a glance."""
+    bundle["opened_at"] = iso_in(bundle["opened_at"], zone)
+    for key, fields in _TIMES.items():
+        for row in bundle[key] or []:
+            for name in fields:
+                if name in row:
+                    row[name] = iso_in(row[name], zone)
+    return bundle
+
+
+# The bundle's lists and, in each row, the fields that are times.
+_TIMES = {
+    "inputs": ("at",),
+    "effects": ("delivered_at",),
+    "refused_attempts": ("at",),
+    "timeline": ("at",),
+    "decisions": ("at",),
+    "transitions": ("at",),
+    "sla": ("started_at", "due", "since"),
+}
 
 
 def audit_bundle(
@@ -117,12 +128,17 @@ def audit_bundle(
     verdict: Verdict,
     outbox_rows: list[dict[str, Any]] | None,
     refusal_rows: list[dict[str, Any]] | None = None,
+    zone: BundleZone | None = None,
 ) -> dict[str, Any]:
     """The bundle as JSON-ready data (`outbox_rows`: the case's outbox rows, None without an outbox;
-    `refusal_rows`: its rows of the ledger's `refusals` table, None without a ledger)."""
+    `refusal_rows`: its rows of the ledger's `refusals` table, None without a ledger), its times in
+    `zone` (default: the pinned policy's calendar's, else UTC)."""
     policy = pinned_of(case)
+    zone = zone or bundle_zone(policy)
     bundle: dict[str, Any] = {
         "bundle_version": BUNDLE_VERSION,
+        "time_zone": zone.name,
+        "time_zone_from": zone.source,
         "case_id": case.case_id,
         "case_type": case.opening.case_type,
         "workflow_id": workflow_id_for(case.case_id),
@@ -143,7 +159,7 @@ def audit_bundle(
         },
         "inputs": [_input(n, received) for n, received in enumerate(case.inputs, start=1)],
         "effects": _effects(case, outbox_rows),
-        "refused_attempts": None if refusal_rows is None else [_refused_attempt(row) for row in refusal_rows],
+        "refused_attempts": None if refusal_rows is None else [attempt_of(row) for row in refusal_rows],
         "policy": None,
         "status": None,
         "timeline": [],
@@ -152,7 +168,7 @@ def audit_bundle(
         "sla": [],
     }
     if policy is None:
-        return bundle
+        return _times_in(bundle, zone.zone)
     bundle["policy"] = {
         "id": policy.id,
         "version": policy.version,
@@ -160,7 +176,7 @@ def audit_bundle(
     }
     replay = replay_case(case, policy)
     if replay.refused is not None or not replay.states:
-        return bundle
+        return _times_in(bundle, zone.zone)
     timeline = [_plain(entry) for entry in replay.final.timeline]
     status = status_of(replay.final, {})
     bundle["status"] = {"state": status.state, "closed": status.closed, "escalation_level": status.escalation_level}
@@ -182,4 +198,4 @@ def audit_bundle(
         if e["kind"] == "transition"
     ]
     bundle["sla"] = _clocks(timeline)
-    return bundle
+    return _times_in(bundle, zone.zone)

@@ -10,6 +10,8 @@ import json
 from html import escape
 from typing import Any
 
+from audit.zones import readable
+
 STYLE = """
 body{font:15px/1.5 system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222;padding:0 1em}
 header{border-bottom:3px solid #ccc;padding-bottom:.5em}
@@ -108,7 +110,7 @@ def _refused(attempts: list[dict[str, Any]] | None) -> str:
         ["when", "who (claimed)", "role", "what", "why", "update id", "data (SHA-256, bytes)"],
         [
             [
-                a["at"],
+                readable(a["at"]),
                 a["principal"],
                 a["role"],
                 a["event"] or a["update"],
@@ -141,10 +143,11 @@ def render_html(bundle: dict[str, Any]) -> str:
     header = (
         f"<header><h1>Audit of case {escape(bundle['case_id'])}</h1>"
         f"<p>A {escape(bundle['case_type'])} case (Temporal workflow <code>{escape(bundle['workflow_id'])}</code>), "
-        f"opened {_text(bundle['opened_at'])}, now <strong>{_text(status.get('state'))}</strong>"
+        f"opened {_text(readable(bundle['opened_at']))}, now <strong>{_text(status.get('state'))}</strong>"
         f"{' (closed)' if status.get('closed') else ''}.</p>"
         f'<p id="verification">Verification: {verdict}.</p>'
         f"{'<ul>' + findings + '</ul>' if findings else ''}{'<ul>' + notes + '</ul>' if notes else ''}"
+        f"<p>Times are in {escape(bundle['time_zone'])} ({escape(bundle['time_zone_from'])}), each with its offset from UTC.</p>"
         f"<p>This page holds the case's personal data (names, phone numbers, addresses): keep it as such.</p></header>"
     )
     opening = bundle["opening"]
@@ -159,7 +162,7 @@ def render_html(bundle: dict[str, Any]) -> str:
             "Timeline: who did what, and when",
             _table(
                 ["#", "when", "who", "what"],
-                [[e["number"], e["at"], _who(e), _what(e)] for e in bundle["inputs"]],
+                [[e["number"], readable(e["at"]), _who(e), _what(e)] for e in bundle["inputs"]],
                 "The case received nothing after it opened.",
             ),
         ),
@@ -169,7 +172,7 @@ def render_html(bundle: dict[str, Any]) -> str:
             "Decisions",
             _table(
                 ["when", "table", "rule", "inputs", "outputs"],
-                [[d["at"], d["table"], d["rule"], d["inputs"], d["outputs"]] for d in bundle["decisions"]],
+                [[readable(d["at"]), d["table"], d["rule"], d["inputs"], d["outputs"]] for d in bundle["decisions"]],
                 "No decision table was consulted.",
             ),
         ),
@@ -178,7 +181,7 @@ def render_html(bundle: dict[str, Any]) -> str:
             "Transitions",
             _table(
                 ["when", "from", "to", "via"],
-                [[t["at"], t["from"], t["to"], t["via"]] for t in bundle["transitions"]],
+                [[readable(t["at"]), t["from"], t["to"], t["via"]] for t in bundle["transitions"]],
                 "No transition.",
             ),
         ),
@@ -187,7 +190,10 @@ def render_html(bundle: dict[str, Any]) -> str:
             "SLA clocks against their targets",
             _table(
                 ["clock", "started", "target (due)", "outcome", "since"],
-                [[c["name"], c["started_at"], c["due"], c["status"], c["since"]] for c in bundle["sla"]],
+                [
+                    [c["name"], readable(c["started_at"]), readable(c["due"]), c["status"], readable(c["since"])]
+                    for c in bundle["sla"]
+                ],
                 "The policy runs no SLA clock for this case.",
             ),
         ),

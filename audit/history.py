@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from google.protobuf import json_format
-from temporalio.api.common.v1 import Payloads
+from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent, WorkflowExecutionStartedEventAttributes
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
@@ -183,8 +184,21 @@ class _Reader:
     async def _decode(self, payloads: Payloads, kind: type[T]) -> T:
         if not payloads.payloads:
             raise HistoryError(f"{self.workflow_id}: an event carries no payload where a {kind.__name__} belongs")
+        return await self._decode_payload(payloads.payloads[0], kind)
+
+    async def _message(self, failure: Failure) -> str:
+        """A failure's message. The project's failure converter moves it (and the stack trace) into
+        the failure's encoded attributes, encrypted like the payloads; failures written before that,
+        or by the server (a timeout, a reset), carry it in clear."""
+        if not failure.HasField("encoded_attributes"):
+            return failure.message
+        attributes = await self._decode_payload(failure.encoded_attributes, dict)
+        message = attributes.get("message")
+        return message if isinstance(message, str) else failure.message
+
+    async def _decode_payload(self, payload: Payload, kind: type[T]) -> T:
         try:
-            value = (await self.converter.decode(payloads.payloads[:1], [kind]))[0]
+            value = (await self.converter.decode([payload], [kind]))[0]
         except Exception:  # any converter or codec error: the payload was written by something else
             value = None
         if not isinstance(value, kind):
@@ -288,11 +302,11 @@ class _Reader:
 
     async def _on_activity_task_failed_event_attributes(self, event: HistoryEvent) -> None:
         attrs = event.activity_task_failed_event_attributes
-        self._failed(event, attrs.scheduled_event_id, attrs.failure.message)
+        self._failed(event, attrs.scheduled_event_id, await self._message(attrs.failure))
 
     async def _on_activity_task_timed_out_event_attributes(self, event: HistoryEvent) -> None:
         attrs = event.activity_task_timed_out_event_attributes
-        self._failed(event, attrs.scheduled_event_id, attrs.failure.message or "the activity timed out")
+        self._failed(event, attrs.scheduled_event_id, await self._message(attrs.failure) or "the activity timed out")
 
     def _failed(self, event: HistoryEvent, scheduled_event_id: int, message: str) -> None:
         name, value = self.scheduled.get(scheduled_event_id, ("", None))
@@ -309,7 +323,7 @@ class _Reader:
                 after=len(case.inputs),
                 at=_time(event) + case.offset,
                 base_run_id=attrs.base_run_id,
-                reason=attrs.failure.message,
+                reason=await self._message(attrs.failure),
             )
         )
 
@@ -347,7 +361,7 @@ class _Reader:
         if after is None:
             return  # the `open` update: its answer is the first status, not an input
         if attrs.outcome.HasField("failure"):
-            answer = UpdateAnswer(after=after, status=None, failure=attrs.outcome.failure.message)
+            answer = UpdateAnswer(after=after, status=None, failure=await self._message(attrs.outcome.failure))
         else:
             answer = UpdateAnswer(
                 after=after, status=await self._decode(attrs.outcome.success, CaseStatus), failure=None
@@ -359,7 +373,10 @@ class _Reader:
         self._case().final = await self._decode(attrs.result, CaseStatus)
 
     async def _on_workflow_execution_failed_event_attributes(self, event: HistoryEvent) -> None:
-        self._case().refused = event.workflow_execution_failed_event_attributes.failure.message
+        failure = event.workflow_execution_failed_event_attributes.failure
+        while failure.HasField("activity_failure_info") and failure.HasField("cause"):
+            failure = failure.cause  # "Activity task failed": the reason is the activity's (resolve_policy's)
+        self._case().refused = await self._message(failure)
 
     async def _on_workflow_execution_continued_as_new_event_attributes(self, event: HistoryEvent) -> None:
         attrs = event.workflow_execution_continued_as_new_event_attributes

@@ -19,6 +19,7 @@ from pydantic_core import to_json
 
 from audit.history import CaseHistory, CaseReset
 from audit.replay import Replay, replay_case
+from audit.zones import readable_time
 from policy_engine.engine import CaseState, TimelineEntry
 from policy_engine.language import ResolvedPolicy, pinned_policy
 from workflows.contract import CaseStatus, status_of
@@ -71,9 +72,7 @@ class _Locator:
         self.zone = zone
 
     def _time(self, at: dt.datetime) -> str:
-        local = at.astimezone(self.zone)
-        offset = local.strftime("%z")
-        return local.strftime("%Y-%m-%d %H:%M:%S ") + offset[:3] + ":" + offset[3:]
+        return readable_time(at, self.zone)
 
     def __call__(self, number: int) -> str:
         if number == 0:

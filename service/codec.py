@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 from service.codec_keys import KeyRing, load_key_ring
 
@@ -86,8 +86,19 @@ class EncryptionCodec(PayloadCodec):
 
 
 def encrypting_converter(ring: KeyRing) -> DataConverter:
-    """The project's converter (pydantic JSON) with the payloads encrypted under `ring`."""
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(ring))
+    """The project's converter (pydantic JSON) with the payloads encrypted under `ring`.
+
+    Failures too: an activity's or workflow's failure message and stack trace may quote case data
+    (an address in a refused payout, a phone number in a traceback's locals), so the failure
+    converter moves them into the failure's encoded attributes, a payload the codec encrypts. The
+    history then says "Encoded failure"; every client with the keys reads the real message back.
+    """
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(ring),
+        # DefaultFailureConverter(encode_common_attributes=True), as the class the converter builds.
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def data_converter_for(settings: Settings) -> DataConverter:

@@ -33,6 +33,8 @@ CASE_ID_RULE = (
 # An event's idempotency key: the case keeps the keys it applied, so a key is bounded as an id is.
 EVENT_KEY_MAX = 128
 EVENT_KEY_RULE = f"an event key is 1 to {EVENT_KEY_MAX} characters"
+# The end of the reason for data that JSON cannot hold (NaN, a set...).
+NOT_JSON = "cannot be written as JSON (only text, numbers, true/false, null, lists and mappings)"
 
 
 def case_id_problem(case_id: object, *, linked: bool = False) -> str | None:
@@ -86,7 +88,7 @@ def data_problem(data: Any, *, what: str, max_bytes: int, max_depth: int, settin
     try:
         size = len(canonical_json(data))
     except (ValueError, TypeError, RecursionError):
-        return f"{what} cannot be written as JSON (only text, numbers, true/false, null, lists and mappings)"
+        return f"{what} {NOT_JSON}"
     if size > max_bytes:
         return f"{what} is {size:,} bytes as canonical JSON, more than the {max_bytes:,} allowed ({setting})"
     return None

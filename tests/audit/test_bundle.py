@@ -127,7 +127,7 @@ def test_the_page_renders_in_a_browser_with_every_section_and_the_injected_scrip
         "glossary",
     ):
         assert f'id="{section}"' in dom, section
-    assert "p3-default" in dom and "2026-11-19T10:00:00+08:00" in dom and "verified</span>" in dom
+    assert "p3-default" in dom and "2026-11-19 10:00:00 +08:00" in dom and "verified</span>" in dom
     assert all(term in dom for term, _ in GLOSSARY)
 
     image = read_png(screenshot(page, tmp_path / "page.png"))

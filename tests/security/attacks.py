@@ -13,6 +13,7 @@ from bench.cases import RETURN_EVENTS, return_case_data, sender_of
 from policy_engine.engine import Actor, CaseState, EventIn, OpenCase, RunAction, open_case, step
 from policy_engine.language import PolicySet, ResolvedPolicy
 from starter import CaseClient
+from tests.principal import DATA_CONVERTER
 from workflows.case_workflow import AfterSalesCase
 from workflows.contract import CaseStart, CaseStatus, OpenRequest, PinnedCase
 
@@ -96,7 +97,9 @@ async def run_failure(handle: WorkflowHandle[Any, Any], patience: float = 30.0) 
     while failure.HasField("cause") and not failure.HasField("application_failure_info"):
         failure = failure.cause
     info = failure.application_failure_info
-    return Refusal(info.type, failure.message, info.non_retryable)
+    # The message is in the failure's encoded attributes, encrypted with the payloads: read it with the keys.
+    decoded = await DATA_CONVERTER.decode_failure(failure)
+    return Refusal(info.type, str(decoded), info.non_retryable)
 
 
 async def scheduled_activities(client: Client, workflow_id: str) -> list[str]:
