@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from aftersales_cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, console, err_console, settings
 from audit.bundle import audit_bundle
@@ -24,7 +25,22 @@ from audit.verify import Verdict, pinned_of, verify_case
 from audit.zones import bundle_zone, readable_time, zone_named
 from policy_engine.testing import Scenario
 
-app = typer.Typer(help="Audit real cases against their pinned policies.", no_args_is_help=True)
+
+class _ShowByDefault(TyperGroup):
+    """`aftersales audit CASE ...` is `aftersales audit show CASE ...`: a first word that names no
+    command (and is not an option) is a case id."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: the CLI library's own Context
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_ShowByDefault,
+    help="Audit real cases against their pinned policies: `audit CASE` (the bundle, as `audit show`), `audit verify`.",
+    no_args_is_help=True,
+)
 
 
 @app.command("verify")
@@ -54,8 +70,10 @@ def verify(
         False, "--verbose", "-v", help="List each refused attempt: when, what, its code and reason."
     ),
 ) -> None:
-    """Replay each case's events, timers and action results on the policy it pinned and compare
-    transitions, actions, decisions and SLA outcomes with what the case recorded, and count the
+    """Check that each case's record follows from its pinned policy and its inputs.
+
+    Replays each case's events, timers and action results on the policy it pinned and compares
+    transitions, actions, decisions and SLA outcomes with what the case recorded, and counts the
     attempts each case refused (the refusal log in the ledger: reasons and digests, never the data).
 
     Prints `CASE verified` (`, N refused attempts`), or each divergence with the input where it
@@ -113,7 +131,9 @@ def show(
         show_default=False,
     ),
 ) -> None:
-    """The case's audit bundle: who did what and when, the attempts it refused, the pinned policy and its hash, decisions with
+    """One case's audit bundle, a document that stands on its own (also `aftersales audit CASE`).
+
+    Who did what and when, the attempts it refused, the pinned policy and its hash, decisions with
     their rule ids, transitions, SLA clocks against their targets, effects and their delivery, and the
     verification result. Times are in the zone of the pinned policy's calendar (UTC without one, or
     --zone), each with its offset.

@@ -49,10 +49,10 @@ def _with_description(folder: Path, text: str) -> Path:
     return path
 
 
-def _show(folder: Path, *args: str, env: dict[str, str] | None = None) -> Path:
+def _show(folder: Path, *args: str, env: dict[str, str] | None = None, command: tuple[str, ...] = ("show",)) -> Path:
     out = folder / ("bundle.html" if "html" in args else "bundle.json")
     base = {"AFTERSALES_HOME": str(ROOT), "AFTERSALES_TIMEZONE": "Asia/Shanghai", **process_env(folder)}
-    result = aftersales("audit", "show", *args, "--out", str(out), env={**base, **(env or {})})
+    result = aftersales("audit", *command, *args, "--out", str(out), env={**base, **(env or {})})
     assert result.returncode == 0, result.stdout + result.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600  # personal data
     return out
@@ -97,7 +97,8 @@ async def test_a_live_case_bundle_says_each_effect_was_delivered_and_who_signed(
     assert refund["delivery"] == "in the outbox, not marked delivered" and refund["params"] == {"amount": 299}
     outbox.mark_delivered(refund["key"])  # what the relay does once the payment service has it
 
-    bundle = json.loads(_show(tmp_path, live.case_id, env=server).read_text(encoding="utf-8"))
+    # `aftersales audit CASE` is `aftersales audit show CASE`.
+    bundle = json.loads(_show(tmp_path, live.case_id, env=server, command=()).read_text(encoding="utf-8"))
 
     assert bundle["verification"]["verified"] is True
     refund = next(e for e in bundle["effects"] if e["type"] == "refund")
