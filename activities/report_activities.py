@@ -8,10 +8,7 @@ configured) under the key `reports/<period>/<start date>`: a repeated run publis
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from reports import build_report
 from reports.periods import Period, PeriodWindow, window_before
 from reports.publication import Publication, as_html, as_json, publication_of
 from reports.targets import load_targets, targets_path
+from service.atomic_files import write_atomically
 from workflows.contract import ActionRequest
 
 log = structlog.get_logger("aftersales.reports")
@@ -51,21 +49,6 @@ class Published(BaseModel):
 
 def effect_key(window: PeriodWindow) -> str:
     return f"reports/{window.period}/{window.start.isoformat()}"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` (0600) in one rename: a reader sees the old file or the new, never part."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 def effect_params(publication: Publication, files: list[str]) -> dict[str, Any]:

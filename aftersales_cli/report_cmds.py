@@ -125,38 +125,38 @@ _DATABASE = typer.Option(
     None, "--database", help="The ledger's URL (default: AFTERSALES_DATABASE_URL).", show_default=False
 )
 _OUT = typer.Option(None, "--out", "-o", help="Write to this file instead of the standard output.", show_default=False)
+_BY = typer.Option(None, "--by", help=f"Group by {', '.join(GROUPS)}.", show_default=False)
+_TARGETS_FROM = policy_dir_option("The policy folder whose compliance/targets.yaml applies.")
 
 
-def _by(kinds: str) -> str | None:
-    return typer.Option(None, "--by", help=f"Group by {kinds}.", show_default=False)  # type: ignore[no-any-return]
+def _grouped_report(kind: ReportKind, summary: str) -> Callable[..., None]:
+    """The command of a report that --by may group: every such report takes the same options."""
+
+    def command(
+        start: str = _FROM,
+        end: str = _TO,
+        by: str | None = _BY,
+        fmt: str = _FORMAT,
+        database: str | None = _DATABASE,
+        out: Path | None = _OUT,
+        policies: Path | None = _TARGETS_FROM,
+    ) -> None:
+        _report(kind, start, end, by, fmt, database, out, policies)
+
+    command.__doc__ = summary  # the command's help
+    return command
 
 
-@app.command("sla")
-def sla(
-    start: str = _FROM,
-    end: str = _TO,
-    by: str | None = _by(", ".join(GROUPS)),
-    fmt: str = _FORMAT,
-    database: str | None = _DATABASE,
-    out: Path | None = _OUT,
-    policies: Path | None = policy_dir_option("The policy folder whose compliance/targets.yaml applies."),
-) -> None:
-    """Per SLA clock: cases, met, breached, still running, on-time rate, median / p90 / max time to handle."""
-    _report("sla", start, end, by, fmt, database, out, policies)
-
-
-@app.command("satisfaction")
-def satisfaction(
-    start: str = _FROM,
-    end: str = _TO,
-    by: str | None = _by(", ".join(GROUPS)),
-    fmt: str = _FORMAT,
-    database: str | None = _DATABASE,
-    out: Path | None = _OUT,
-    policies: Path | None = policy_dir_option("The policy folder whose compliance/targets.yaml applies."),
-) -> None:
-    """Satisfaction and response rates of the follow-ups; escalated, mediated and referred cases."""
-    _report("satisfaction", start, end, by, fmt, database, out, policies)
+app.command("sla")(
+    _grouped_report(
+        "sla", "Per SLA clock: cases, met, breached, still running, on-time rate, median / p90 / max time to handle."
+    )
+)
+app.command("satisfaction")(
+    _grouped_report(
+        "satisfaction", "Satisfaction and response rates of the follow-ups; escalated, mediated and referred cases."
+    )
+)
 
 
 @app.command("merchants")
@@ -166,7 +166,7 @@ def merchants(
     fmt: str = _FORMAT,
     database: str | None = _DATABASE,
     out: Path | None = _OUT,
-    policies: Path | None = policy_dir_option("The policy folder whose compliance/targets.yaml applies."),
+    policies: Path | None = _TARGETS_FROM,
 ) -> None:
     """Per merchant: cases, complaints, breach rate, satisfaction rate and complaint share."""
     _report("merchants", start, end, None, fmt, database, out, policies)

@@ -91,6 +91,11 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+def _satisfaction_rate(counts: dict[str, int], target: float) -> Figure:
+    """Of the follow-ups answered, the share answered satisfied (the satisfaction and merchants reports)."""
+    return Figure(name="satisfaction_rate", value=_rate(counts["satisfied"], counts["responded"]), target=target)
+
+
 def _hours(seconds: int | None) -> float | None:
     return None if seconds is None else seconds / HOUR
 
@@ -144,11 +149,7 @@ def _satisfaction_rows(db: sa.Connection, window: Window, by: GroupBy | None, go
                 keys=_keys(dict(zip([by], key, strict=True)) if by else {}),
                 counts=counts,
                 figures=[
-                    Figure(
-                        name="satisfaction_rate",
-                        value=_rate(counts["satisfied"], counts["responded"]),
-                        target=wanted.satisfaction_rate,
-                    ),
+                    _satisfaction_rate(counts, wanted.satisfaction_rate),
                     Figure(
                         name="response_rate",
                         value=_rate(counts["responded"], counts["follow_ups"]),
@@ -186,11 +187,7 @@ def _merchant_rows(db: sa.Connection, window: Window, goals: Targets) -> list[Ro
                         target=wanted.breach_rate,
                         at_least=False,
                     ),
-                    Figure(
-                        name="satisfaction_rate",
-                        value=_rate(counts["satisfied"], counts["responded"]),
-                        target=wanted.satisfaction_rate,
-                    ),
+                    _satisfaction_rate(counts, wanted.satisfaction_rate),
                     Figure(
                         name="complaint_share",
                         value=_rate(counts["complaints"], counts["cases"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from reports import svg
-from reports.model import Charts, Report
+from reports.model import Charts, Report, Slowest
 from reports.text import cells, header, title
 
 CSP = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
@@ -29,7 +29,6 @@ svg .label{font-size:11px;fill:#33404d}svg .target-label{font-size:11px;fill:#b3
 def chart_sections(charts: Charts) -> list[str]:
     """The charts' headings and SVGs (also on the published handling figures' page, reports/publication.py)."""
     weeks = charts.weekly
-    merchants, categories = charts.slowest_merchants, charts.slowest_categories
     buckets = charts.distribution
     return [
         "<h2>On-time rate per week</h2>",
@@ -39,24 +38,8 @@ def chart_sections(charts: Charts) -> list[str]:
             [w.on_time_rate for w in weeks],
             charts.on_time_target,
         ),
-        "<h2>Slowest merchants (average share of the target taken)</h2>",
-        svg.bars(
-            "slowest merchants",
-            [m.name for m in merchants],
-            [m.share_of_target for m in merchants],
-            [f"{m.share_of_target:.0%}" for m in merchants],
-            1.0,
-            True,
-        ),
-        "<h2>Slowest categories (average share of the target taken)</h2>",
-        svg.bars(
-            "slowest categories",
-            [c.name for c in categories],
-            [c.share_of_target for c in categories],
-            [f"{c.share_of_target:.0%}" for c in categories],
-            1.0,
-            True,
-        ),
+        *_slowest("merchants", charts.slowest_merchants),
+        *_slowest("categories", charts.slowest_categories),
         "<h2>Time to handle, as a share of the target (clocks)</h2>",
         svg.bars(
             "time to handle distribution",
@@ -66,6 +49,33 @@ def chart_sections(charts: Charts) -> list[str]:
             None,
             False,
         ),
+    ]
+
+
+def _slowest(what: str, slowest: list[Slowest]) -> list[str]:
+    """The heading and bars of the slowest merchants or categories, each against the target's time (1.0)."""
+    return [
+        f"<h2>Slowest {what} (average share of the target taken)</h2>",
+        svg.bars(
+            f"slowest {what}",
+            [s.name for s in slowest],
+            [s.share_of_target for s in slowest],
+            [f"{s.share_of_target:.0%}" for s in slowest],
+            1.0,
+            True,
+        ),
+    ]
+
+
+def page_head(heading: str) -> list[str]:
+    """The start of a page, to its <h1>: nothing may load from anywhere (CSP), since the page is read
+    offline and archived as published. `heading` is escaped HTML."""
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        CSP,
+        f"<title>{heading}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{heading}</h1>",
     ]
 
 
@@ -91,12 +101,7 @@ def figures_table(report: Report) -> list[str]:
 def as_html(report: Report) -> str:
     heading = escape(title(report))
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        # Nothing may load from anywhere: the page is read offline and archived as published.
-        CSP,
-        f"<title>{heading}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{heading}</h1>",
+        *page_head(heading),
         *chart_sections(report.charts),
         "<h2>Figures</h2>",
         *figures_table(report),

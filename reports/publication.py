@@ -13,7 +13,7 @@ from html import escape
 
 from pydantic import BaseModel, ConfigDict
 
-from reports.html import CSP, STYLE, chart_sections, figures_table
+from reports.html import chart_sections, figures_table, page_head
 from reports.model import Figure, Report
 from reports.periods import Period, PeriodWindow
 from reports.text import title
@@ -101,11 +101,7 @@ def as_html(publication: Publication) -> str:
     )
     reports = (publication.sla, publication.satisfaction, publication.merchants)
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        CSP,
-        f"<title>{heading}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{heading}</h1>",
+        *page_head(heading),
         *_headline_list(publication.headline),
         *chart_sections(publication.sla.charts),
     ]

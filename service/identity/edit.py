@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 import yaml
 
 from policy_engine.language.yamlsource import load_yaml_text
+from service.atomic_files import write_atomically
 from service.identity.grants import Grants, GrantsError, parse_grants
 
 HEADER = """\
@@ -147,17 +146,7 @@ def write_checked(path: Path, text: str, *, case_types: Collection[str] | None =
     grants = parse_grants(text.encode("utf-8"), str(path), base_dir=path.parent, case_types=case_types)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text, mode)
     return grants
 
 

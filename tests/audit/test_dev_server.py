@@ -8,11 +8,8 @@ import asyncio
 import datetime as dt
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pytest
-import pytest_asyncio
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
@@ -26,34 +23,15 @@ from bench.cases import RETURN_EVENTS, return_case_data, sender_of
 from starter import CaseClient
 from tests.cli import ROOT, aftersales
 from tests.conftest import POLICIES
-from tests.e2e.harness import Deferred, in_memory_dev_server, running_worker, settled
-from tests.principal import DATA_CONVERTER, process_env, signed_client
+from tests.e2e.harness import settled
+from tests.principal import process_env, signed_client
+from tests.worker_fixtures import dev_server_worker
 from workflows.contract import workflow_id_for
 
 PATIENCE = 30.0  # seconds the server's visibility store may take to list a closed case
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with in_memory_dev_server(tmp_path_factory.mktemp("audit-dev-server")) as address:
-        yield address
-
-
-@pytest_asyncio.fixture(scope="module")
-async def client(server: str) -> Client:
-    return await Client.connect(server, data_converter=DATA_CONVERTER)
-
-
-@pytest.fixture(scope="module")
-def task_queue() -> str:
-    return f"audit-{uuid.uuid4().hex[:8]}"
-
-
-@pytest_asyncio.fixture(scope="module")
-async def outbox(client: Client, task_queue: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Outbox]:
-    path = tmp_path_factory.mktemp("audit-outbox") / "outbox.sqlite3"
-    async with running_worker(client, POLICIES, path, task_queue, Deferred()) as box:
-        yield box
+server, client, task_queue, outbox = dev_server_worker("audit")
 
 
 async def _refunded_case(cases: CaseClient, prefix: str, delivered_days_ago: int = 1) -> str:

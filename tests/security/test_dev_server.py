@@ -9,20 +9,18 @@ import datetime as dt
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from subprocess import PIPE
 
 import pytest
-import pytest_asyncio
 from temporalio.client import Client
 
 from activities.outbox import Outbox
 from policy_engine.language import PolicySet
 from starter import CaseRefused, EventRefused
-from tests.conftest import POLICIES, ROOT
-from tests.e2e.harness import Deferred, in_memory_dev_server, running_worker, settled
-from tests.principal import DATA_CONVERTER, process_env, signed_client
+from tests.conftest import ROOT
+from tests.e2e.harness import settled
+from tests.principal import process_env, signed_client
 from tests.security.attacks import (
     drive_to_refund,
     forged_pinned_start,
@@ -32,32 +30,13 @@ from tests.security.attacks import (
     scheduled_activities,
     victim,
 )
+from tests.worker_fixtures import dev_server_worker
 from workflows.contract import PLATFORM_ONLY, START_REFUSED, workflow_id_for
 
 AFTERSALES = str(Path(sys.executable).parent / "aftersales")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with in_memory_dev_server(tmp_path_factory.mktemp("security-dev-server")) as address:
-        yield address
-
-
-@pytest_asyncio.fixture(scope="module")
-async def client(server: str) -> Client:
-    return await Client.connect(server, data_converter=DATA_CONVERTER)
-
-
-@pytest.fixture(scope="module")
-def task_queue() -> str:
-    return f"security-{uuid.uuid4().hex[:8]}"
-
-
-@pytest_asyncio.fixture(scope="module")
-async def outbox(client: Client, task_queue: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Outbox]:
-    path = tmp_path_factory.mktemp("security-outbox") / "outbox.sqlite3"
-    async with running_worker(client, POLICIES, path, task_queue, Deferred()) as box:
-        yield box
+server, client, task_queue, outbox = dev_server_worker("security")
 
 
 async def test_forgeries_on_a_dev_server_are_refused_and_the_real_case_is_paid(
