@@ -9,6 +9,7 @@ import sys
 from typing import Any, NoReturn
 
 import typer
+import typer.main
 from typer.core import TyperOption
 
 from aftersales_cli import (
@@ -25,6 +26,7 @@ from aftersales_cli import (
     server_cmds,
     simulate_cmds,
 )
+from aftersales_cli.help_text import reflow_tree
 
 
 def _no_type_for_flags() -> None:
@@ -69,7 +71,9 @@ def run() -> None:
     """Console entry: never show a traceback to a user, and always exit with the command's own code."""
     code: int
     try:
-        app()
+        command = typer.main.get_command(app)
+        reflow_tree(command)
+        command()
         code = 0
     except KeyboardInterrupt:
         code = 130
