@@ -37,6 +37,7 @@ from reports.periods import PERIODS, Period, end_moment, window_containing
 from reports.schedule import ensure_schedule, run_id_prefix, schedule_id
 from reports.targets import Targets, load_targets, targets_path
 from service import connect_client
+from service.task_queues import workflow_pollers
 from workflows.report_workflow import PUBLISH_WORKFLOW, PublishRequest
 
 _T = TypeVar("_T")
@@ -280,18 +281,26 @@ def publish(
     request = PublishRequest(period=period, folder=_folder(folder), as_of=as_of)
 
     async def go(client: Client) -> Published:
+        queue = settings().task_queue
         err_console.print(
             f"publishing the {period} figures of {window.start} to {window.end} (excluded): "
-            f"waiting for a worker on task queue {settings().task_queue}",
+            f"waiting for a worker on task queue {queue}",
             markup=False,
         )
-        published: Published = await client.execute_workflow(
+        run = await client.start_workflow(
             PUBLISH_WORKFLOW,
             request,
             id=f"{run_id_prefix(period)}-for-{window.start}",
-            task_queue=settings().task_queue,
+            task_queue=queue,
             result_type=Published,
         )
+        if not await workflow_pollers(client, queue):
+            err_console.print(
+                f"aftersales: no worker has polled task queue {queue} lately; start one (`aftersales worker`, "
+                "or `make run`). The run waits queued for it: Ctrl-C stops this command, not the run.",
+                markup=False,
+            )
+        published: Published = await run.result()
         return published
 
     try:

@@ -9,20 +9,23 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, ScheduleBackfill, ScheduleOverlapPolicy, ScheduleRange
+from temporalio.client import Client, ScheduleBackfill, ScheduleOverlapPolicy, ScheduleRange, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
 from activities.case_activities import OutboxSink
 from activities.outbox import Outbox
 from activities.report_activities import EFFECT_TYPE, Published, ReportActivities
-from reports.schedule import ensure_schedule, schedule_id
-from tests.cli import aftersales
+from reports.schedule import ensure_schedule, run_id_prefix, schedule_id
+from tests.cli import ROOT, aftersales
 from tests.conftest import POLICIES
 from tests.e2e.harness import in_memory_dev_server
 from tests.principal import DATA_CONVERTER, process_env
@@ -163,11 +166,33 @@ async def test_a_period_is_published_by_hand(address: str, tmp_path: Path) -> No
         done = await asyncio.to_thread(aftersales, *args, env=_env(address, tmp_path, queue))
         again = await asyncio.to_thread(aftersales, *args, env=_env(address, tmp_path, queue))
     assert done.returncode == 0, done.stderr
+    assert "no worker" not in done.stderr
     assert f"weekly-{WEEK_START}.html, weekly-{WEEK_START}.json in {site}" in done.stdout
     assert "published before" not in done.stdout
     assert again.returncode == 0 and "published before" in again.stdout
     assert sorted(p.name for p in site.iterdir()) == [f"weekly-{WEEK_START}.html", f"weekly-{WEEK_START}.json"]
     assert outbox.count(EFFECT_TYPE) == 1
+
+
+async def test_publish_without_a_worker_says_so_and_leaves_the_run_queued(address: str, tmp_path: Path) -> None:
+    queue = f"nobody-{uuid.uuid4().hex[:8]}"
+    args = ["report", "publish", "--period", "weekly", "--for", "2026-06-17", "--folder", str(tmp_path / "site")]
+    env = {**os.environ, **_env(address, tmp_path, queue), "COLUMNS": "200"}
+    command = subprocess.Popen(
+        [sys.executable, "-m", "aftersales_cli.main", *args], stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
+    try:
+        assert command.stderr is not None
+        said = [await asyncio.to_thread(command.stderr.readline) for _ in range(2)]
+    finally:
+        command.kill()
+        command.wait()
+    assert said[1].startswith(f"aftersales: no worker has polled task queue {queue} lately"), said
+    assert "Ctrl-C stops this command, not the run" in said[1]
+    client = await Client.connect(address, data_converter=DATA_CONVERTER)
+    run = await client.get_workflow_handle(f"{run_id_prefix('weekly')}-for-{WEEK_START}").describe()
+    assert run.status == WorkflowExecutionStatus.RUNNING and run.task_queue == queue
+    await client.get_workflow_handle(run.id).terminate("test over")
 
 
 @pytest.mark.parametrize(
