@@ -10,6 +10,7 @@ import json
 from html import escape
 from typing import Any
 
+from audit.refusals import REFUSAL_CODES
 from audit.zones import readable
 
 STYLE = """
@@ -18,7 +19,7 @@ header{border-bottom:3px solid #ccc;padding-bottom:.5em}
 .verified{color:#0a6b2a;background:#e3f6e8;padding:.1em .5em;border-radius:4px}
 .diverged{color:#8a1111;background:#fde4e4;padding:.1em .5em;border-radius:4px}
 table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}
-th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
+th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f2f2f2}
 code,pre{font-family:ui-monospace,monospace;font-size:13px}
 pre{background:#f7f7f7;padding:1em;overflow:auto;white-space:pre-wrap}
@@ -53,6 +54,10 @@ GLOSSARY = [
     (
         "Refused attempt",
         "An event or opening the case refused before applying it (wrong role, bad signature, not allowed now): the case did not change. The principal is what the refused token claimed, unchecked.",
+    ),
+    (
+        "Kind (of a refused attempt)",
+        "; ".join(f"{code}: {meaning}" for code, meaning in REFUSAL_CODES.items()) + ".",
     ),
     ("Decision", "A row of a decision table chosen by the policy (its rule id), from the inputs shown."),
     ("Transition", "The case moved from one state to another, because of the event or deadline named under 'via'."),
@@ -107,13 +112,14 @@ def _refused(attempts: list[dict[str, Any]] | None) -> str:
     if attempts is None:
         return "<p>Unknown: the ledger, where the worker logs refused attempts, could not be read here.</p>"
     return _table(
-        ["when", "who (claimed)", "role", "what", "why", "update id", "data (SHA-256, bytes)"],
+        ["when", "who (claimed)", "role", "what", "kind", "why", "update id", "data (SHA-256, bytes)"],
         [
             [
                 readable(a["at"]),
                 a["principal"],
                 a["role"],
                 a["event"] or a["update"],
+                a["code"],
                 a["reason"],
                 a["update_id"],
                 None if a["data_sha256"] is None else f"{a['data_sha256']}, {a['data_size']}",

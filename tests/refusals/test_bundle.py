@@ -45,6 +45,8 @@ def test_the_page_shows_the_refused_attempts_escaped(case: RefusedCase, tmp_path
     assert MARKUP_ID not in page
     assert "&lt;script&gt;alert(&#x27;refused&#x27;)&lt;/script&gt;" in page
     assert "may not act as merchant" in page and CUSTOMER_NAME in page
+    # Each attempt's kind, in its own column: the wrong role is the caller's grant refusing it.
+    assert "<th>kind</th>" in page and "<td>caller_refused</td>" in page
 
 
 def test_without_a_ledger_the_bundle_says_the_refusals_are_unknown(case: RefusedCase, tmp_path: Path) -> None:
