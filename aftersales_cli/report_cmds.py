@@ -31,7 +31,7 @@ from aftersales_cli.ledger_cmds import unreachable
 from ledger.store import Ledger
 from ledger.urls import DatabaseUrlError, check_url
 from policy_engine.language import PolicyError
-from reports import FORMATS, build_report, render
+from reports import FORMATS, build_report, needs_charts, render
 from reports.model import GROUPS, GroupBy, ReportKind
 from reports.periods import PERIODS, Period, end_moment, window_containing
 from reports.schedule import ensure_schedule, run_id_prefix, schedule_id
@@ -102,7 +102,16 @@ def _report(
     targets = _targets(policies)
     ledger = _ledger(database)
     try:
-        report = build_report(ledger, kind, first, last, group, targets, timezone=settings().display_timezone)
+        report = build_report(
+            ledger,
+            kind,
+            first,
+            last,
+            group,
+            targets,
+            timezone=settings().display_timezone,
+            charts=needs_charts(fmt),
+        )
     except SQLAlchemyError as exc:
         raise unreachable(ledger.url, exc) from None
     finally:

@@ -3,7 +3,9 @@
 `facts_of` reads a batch of entries (any stretch of the trail, with the sequence number of its first
 entry) and returns the rows they make. Rows of the fact tables are keyed by (case, entry number), so
 the same batch twice gives the same rows. SLA clocks span batches: each clock's row is folded forward
-from the row written before (`clocks`), skipping entries it already folded in (`last_seq`).
+from the row written before (`clocks`), skipping entries it already folded in (`last_seq`). A clock's
+target, running and paused time are counted in its time base (ledger/clock_time.py), with the calendar
+the opening carries: business seconds for a business-hour clock.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.opening import CaseOpening
+from ledger.clock_time import seconds_in_base
+from ledger.opening import CaseOpening, TimeBase
 from policy_engine.engine import (
     ActionEntry,
     CloseEntry,
@@ -25,6 +28,7 @@ from policy_engine.engine import (
     TypedEntry,
     typed_entry,
 )
+from policy_engine.language import Calendar
 
 # Entering these states refers the case to a third party (the complaint loop, docs/loops.md).
 REFERRAL_STATES = {"mediation": "mediation", "referred_to_regulator": "regulator"}
@@ -71,7 +75,7 @@ def facts_of(
             before = folded.get(entry.name)
             if before is None or seq > before["last_seq"]:
                 base = opening.clocks.get(entry.name, "calendar")
-                folded[entry.name] = fold_clock(before, opening.case_id, base, seq, at, entry)
+                folded[entry.name] = fold_clock(before, opening.case_id, base, seq, at, entry, opening.calendar)
                 facts.clocks[entry.name] = folded[entry.name]
     return facts
 
@@ -147,39 +151,56 @@ def _is_whole_number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def fold_clock(before: Row | None, case_id: str, base: str, seq: int, at: dt.datetime, entry: SlaEntry) -> Row:
+def fold_clock(
+    before: Row | None,
+    case_id: str,
+    base: TimeBase,
+    seq: int,
+    at: dt.datetime,
+    entry: SlaEntry,
+    calendar: Calendar | None = None,
+) -> Row:
     """A clock's row after one of its entries: start, pause, resume, warning, breach or end.
 
-    Running and paused time are elapsed seconds between the entries (a pause is not running time).
+    Running and paused time are the time between the entries in the clock's time base (`base`, with
+    `calendar` for working days and business hours); a pause is not running time.
     """
     status = entry.detail.status
     due = utc(dt.datetime.fromisoformat(entry.detail.due)) if entry.detail.due else None
     if status == "running" and (before is None or before["ended_at"] is not None):
-        return _new_round(before, case_id, entry.name, base, seq, at, due)
+        return _new_round(before, case_id, entry.name, base, seq, at, due, calendar)
     assert before is not None, f"clock {entry.name}: a {status} entry before it started"
     row = dict(before) | {"last_seq": seq}
     if status == "running":  # a pause ends
-        row |= _end_pause(row, at) | {"status": "running", "running_since": at, "due_at": due}
+        row |= _end_pause(row, at, calendar) | {"status": "running", "running_since": at, "due_at": due}
     elif status == "paused":
-        row |= _end_run(row, at) | {"status": "paused", "paused_since": at}
+        row |= _end_run(row, at, calendar) | {"status": "paused", "paused_since": at}
     elif status == "warning":
         row["warned_at"] = at
     elif status == "breached" and row["status"] != "breached":  # the target passed; the clock runs on
         row |= {"status": "breached", "breached_at": at}
     else:  # met, stopped, or a breached clock reaching its stop
-        row |= _end_run(row, at) | _end_pause(row, at) | {"status": status, "ended_at": at}
+        row |= _end_run(row, at, calendar) | _end_pause(row, at, calendar) | {"status": status, "ended_at": at}
     return row
 
 
 def _new_round(
-    before: Row | None, case_id: str, clock: str, base: str, seq: int, at: dt.datetime, due: dt.datetime | None
+    before: Row | None,
+    case_id: str,
+    clock: str,
+    base: TimeBase,
+    seq: int,
+    at: dt.datetime,
+    due: dt.datetime | None,
+    calendar: Calendar | None,
 ) -> Row:
     return {
         "case_id": case_id,
         "clock": clock,
         "round": before["round"] + 1 if before else 1,
         "time_base": base,
-        "target_seconds": int((due - at).total_seconds()) if due else 0,
+        # In the time base, as running time is: a 72 business-hour target is 72 h whatever the weekends.
+        "target_seconds": seconds_in_base(base, calendar, at, due) if due else 0,
         "started_at": at,
         "due_at": due,
         "status": "running",
@@ -194,22 +215,23 @@ def _new_round(
     }
 
 
-def _end_run(row: Row, at: dt.datetime) -> Row:
+def _end_run(row: Row, at: dt.datetime, calendar: Calendar | None) -> Row:
     since = row["running_since"]
     if since is None:
         return {}
-    return {"running_seconds": row["running_seconds"] + _seconds(since, at), "running_since": None}
+    return {"running_seconds": row["running_seconds"] + _seconds(row, since, at, calendar), "running_since": None}
 
 
-def _end_pause(row: Row, at: dt.datetime) -> Row:
+def _end_pause(row: Row, at: dt.datetime, calendar: Calendar | None) -> Row:
     since = row["paused_since"]
     if since is None:
         return {}
-    return {"paused_seconds": row["paused_seconds"] + _seconds(since, at), "paused_since": None}
+    return {"paused_seconds": row["paused_seconds"] + _seconds(row, since, at, calendar), "paused_since": None}
 
 
-def _seconds(since: dt.datetime, at: dt.datetime) -> int:
-    return max(0, int((at - utc(since)).total_seconds()))
+def _seconds(row: Row, since: dt.datetime, at: dt.datetime, calendar: Calendar | None) -> int:
+    # The row's own time base, the one its target was counted in when the round started.
+    return seconds_in_base(row["time_base"], calendar, utc(since), at)
 
 
 def utc(moment: dt.datetime) -> dt.datetime:

@@ -31,8 +31,12 @@ def build_report(
     targets: Targets | None = None,
     *,
     timezone: str = DEFAULT_TIMEZONE,
+    charts: bool = True,
 ) -> Report:
     """The `kind` report of the cases opened from `start` (included) to `end` (excluded), days in `timezone`.
+
+    `charts`: compute the charts' data too (four more passes over the window); only the HTML page
+    draws it, so the table, JSON and CSV go without.
 
     Raises ValueError for a window that ends before it starts or a merchants report grouped otherwise.
     """
@@ -47,13 +51,7 @@ def build_report(
             rows = _satisfaction_rows(db, window, by, goals)
         else:
             rows = _merchant_rows(db, window, goals)
-        charts = Charts(
-            on_time_target=goals.sla.on_time_rate,
-            weekly=figures.weekly(db, window),
-            slowest_merchants=figures.slowest(db, window, "merchant"),
-            slowest_categories=figures.slowest(db, window, "category"),
-            distribution=figures.distribution(db, window),
-        )
+        drawn = _charts(db, window, goals) if charts else None
     return Report(
         kind=kind,
         start=start,
@@ -61,8 +59,18 @@ def build_report(
         timezone=timezone,
         by="merchant" if kind == "merchants" else by,
         rows=rows,
-        charts=charts,
+        charts=drawn,
         definitions=list(DEFINITIONS[kind]),
+    )
+
+
+def _charts(db: sa.Connection, window: Window, goals: Targets) -> Charts:
+    return Charts(
+        on_time_target=goals.sla.on_time_rate,
+        weekly=figures.weekly(db, window),
+        slowest_merchants=figures.slowest(db, window, "merchant"),
+        slowest_categories=figures.slowest(db, window, "category"),
+        distribution=figures.distribution(db, window),
     )
 
 

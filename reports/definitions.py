@@ -16,8 +16,9 @@ CLOCKS = (
 ON_TIME = "On-time rate: met / (met + breached)."
 HANDLED = (
     "Time to handle: the running time (pauses excluded) of the clocks that reached their stop, met or "
-    "breached, in hours of the clock's time base; median and p90 are nearest-rank percentiles (the value at "
-    "rank ceil(p x n / 100) in ascending order)."
+    "breached, in hours of the clock's time base (business hours; hours falling on working days; elapsed "
+    "hours for calendar time); median and p90 are nearest-rank percentiles (the value at rank ceil(p x n / "
+    "100) in ascending order)."
 )
 SATISFACTION = (
     "Satisfaction rate: satisfied / responded, where satisfied is a follow-up score at or above the "

@@ -99,6 +99,9 @@ def figures_table(report: Report) -> list[str]:
 
 
 def as_html(report: Report) -> str:
+    """Raises ValueError for a report built without its charts."""
+    if report.charts is None:
+        raise ValueError("an HTML report draws its charts: build it with charts=True")
     heading = escape(title(report))
     parts = [
         *page_head(heading),

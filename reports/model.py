@@ -2,7 +2,8 @@
 
 A row is one group (an SLA clock, a merchant, a category...) with its counts, its times and its
 figures; every figure carries its target and whether it met it. The charts' data is the same for
-every kind of report: the SLA clocks of the cases in the window.
+every kind of report (the SLA clocks of the cases in the window) and is computed only when asked for:
+only the HTML page draws it.
 """
 
 from __future__ import annotations
@@ -90,5 +91,5 @@ class Report(_Frozen):
     timezone: str
     by: GroupBy | None
     rows: list[Row]
-    charts: Charts
+    charts: Charts | None  # None: not computed (`build_report(..., charts=False)`)
     definitions: list[str]

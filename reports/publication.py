@@ -94,7 +94,9 @@ def _headline_list(head: Headline) -> list[str]:
 
 
 def as_html(publication: Publication) -> str:
-    """One self-contained page: the headline, the charts once (the same data in every report), three tables."""
+    """One self-contained page: the headline, the charts once (the SLA report's), three tables."""
+    if publication.sla.charts is None:
+        raise ValueError("the published page draws the SLA report's charts: build it with charts=True")
     heading = escape(
         f"Handling figures, {publication.period}: cases opened {publication.start} to {publication.end} "
         f"(excluded), {publication.timezone}"

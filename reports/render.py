@@ -14,8 +14,14 @@ _RENDERERS: dict[str, Callable[[Report], str]] = {"table": as_table, "json": as_
 FORMATS: tuple[str, ...] = tuple(_RENDERERS)
 
 
+def needs_charts(fmt: str) -> bool:
+    """Whether `fmt` draws the charts, so that `build_report` must compute their data."""
+    return fmt == "html"
+
+
 def render(report: Report, fmt: str) -> str:
-    """The report as `fmt` (one of FORMATS); raises ValueError for any other."""
+    """The report as `fmt` (one of FORMATS); raises ValueError for any other, and for `html` when the
+    report was built without its charts (`needs_charts`)."""
     renderer = _RENDERERS.get(fmt)
     if renderer is None:
         raise ValueError(f"unknown report format; use one of {', '.join(FORMATS)}")

@@ -20,7 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.case_activities import CaseActivities
     from activities.ledger_activities import FactsBatch, LedgerActivities
-    from ledger.opening import opening_of
+    from ledger.opening import opening_of, with_calendar
     from policy_engine.engine import Actor as EngineActor
     from policy_engine.engine import (
         CaseState,
@@ -173,6 +173,8 @@ class AfterSalesCase:
         self.list_by_state = start.list_by_state
         if start.pinned is not None:
             self.policy = pinned_policy(start.pinned.policy_version, start.pinned.policy_content)
+            if self.ledger is not None:  # carried from a run whose opening may predate the calendar's
+                self.ledger.opening = with_calendar(self.ledger.opening, self.policy)
             self.state = start.pinned.state
             self.actions.extend(start.pinned.pending_actions)
             self.open_answered = True  # a continued case: its opening was answered in an earlier run

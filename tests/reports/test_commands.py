@@ -35,6 +35,14 @@ def test_sla_report_as_json_counts_every_clock_of_the_scenarios(recorded: str) -
     assert figure["target"] == 0.9 and figure["verdict"] in ("met", "missed")
 
 
+def test_only_the_html_page_carries_the_charts(recorded: str) -> None:
+    as_json = aftersales("report", "sla", *WINDOW, "--database", recorded, "--format", "json")
+    as_html = aftersales("report", "sla", *WINDOW, "--database", recorded, "--format", "html")
+    assert as_json.returncode == 0 and as_html.returncode == 0, as_json.stderr + as_html.stderr
+    assert json.loads(as_json.stdout)["charts"] is None  # not computed: nothing draws them
+    assert as_html.stdout.count("<svg") == 4  # weekly on-time rate, slowest merchants and categories, histogram
+
+
 def test_merchants_report_as_csv_has_one_line_per_merchant(recorded: str, tmp_path: Path) -> None:
     out = tmp_path / "merchants.csv"
     done = aftersales("report", "merchants", *WINDOW, "--database", recorded, "-f", "csv", "--out", str(out))

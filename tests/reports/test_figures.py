@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ledger.store import Ledger
-from reports import Targets, build_report
-from reports.model import GroupBy, Report
+from reports import Targets, build_report, render
+from reports.model import GroupBy, Report, ReportKind
 from tests.reports.generated import Generated, generate, write
 
 ZONE = "Asia/Shanghai"
@@ -221,3 +221,16 @@ def test_an_empty_window_has_no_rows(ledger: Ledger, generated: Generated) -> No
 
     assert report.rows == []
     assert all(p.on_time_rate is None for p in report.charts.weekly)
+
+
+@pytest.mark.parametrize("kind", ["sla", "satisfaction", "merchants"])
+def test_a_report_without_charts_has_the_same_rows(ledger: Ledger, generated: Generated, kind: ReportKind) -> None:
+    drawn = build_report(ledger, kind, START, END, timezone=ZONE)
+    plain = build_report(ledger, kind, START, END, timezone=ZONE, charts=False)
+
+    assert plain.charts is None and drawn.charts is not None
+    assert plain.model_copy(update={"charts": drawn.charts}) == drawn
+    with pytest.raises(ValueError, match="charts=True"):
+        render(plain, "html")
+    assert render(plain, "table") == render(drawn, "table")
+    assert render(plain, "csv") == render(drawn, "csv")

@@ -15,6 +15,8 @@ The rules, as docs/policy-language.md (Durations, Windows, Calendars) and ../sha
   has no such day); the window ends at local midnight after it (2026-11-01 15:00 + 12 months:
   2027-11-02 00:00).
 - `N business hours`: only time inside business hours on working days counts.
+- the time an SLA clock has used (docs/ledger.md, `sla_clocks`) is counted in its target's base: for
+  working days, the time falling on working days; for business hours, the time inside business hours.
 - a window holds from its start (included) up to its end (excluded).
 """
 
@@ -162,6 +164,21 @@ def business_seconds_between(a: dt.datetime, b: dt.datetime, cal: RefCalendar = 
         if begin >= b:
             break
         total += min(end, b) - begin
+    return int(total.total_seconds())
+
+
+def working_day_seconds_between(a: dt.datetime, b: dt.datetime, cal: RefCalendar = CALENDAR) -> int:
+    """The time from `a` to `b` that falls on working days (each from its local midnight to the next):
+    what an `N working days` clock has used. A weekend or a holiday adds nothing."""
+    total = dt.timedelta(0)
+    day = a.astimezone(cal.zone).date()
+    while local_midnight(day, cal) < b:
+        if is_working_day(day, cal):
+            begin = max(local_midnight(day, cal), a)
+            end = min(local_midnight(day + ONE_DAY, cal), b)
+            if end > begin:
+                total += end - begin
+        day += ONE_DAY
     return int(total.total_seconds())
 
 
