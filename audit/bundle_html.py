@@ -19,7 +19,8 @@ header{border-bottom:3px solid #ccc;padding-bottom:.5em}
 .verified{color:#0a6b2a;background:#e3f6e8;padding:.1em .5em;border-radius:4px}
 .diverged{color:#8a1111;background:#fde4e4;padding:.1em .5em;border-radius:4px}
 table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}
-th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
+td:last-child{overflow-wrap:anywhere;min-width:14em}
 th{background:#f2f2f2}
 code,pre{font-family:ui-monospace,monospace;font-size:13px}
 pre{background:#f7f7f7;padding:1em;overflow:auto;white-space:pre-wrap}
