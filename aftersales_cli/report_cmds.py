@@ -288,6 +288,7 @@ def publish(
     if as_of > dt.datetime.now(dt.UTC):
         raise _refuse(f"--for: that {period.removesuffix('ly')} is not over yet (it ends {window.end})")
     request = PublishRequest(period=period, folder=_folder(folder), as_of=as_of)
+    run_id = f"{run_id_prefix(period)}-for-{window.start}"
 
     async def go(client: Client) -> Published:
         queue = settings().task_queue
@@ -299,7 +300,7 @@ def publish(
         run = await client.start_workflow(
             PUBLISH_WORKFLOW,
             request,
-            id=f"{run_id_prefix(period)}-for-{window.start}",
+            id=run_id,
             task_queue=queue,
             result_type=Published,
         )
@@ -315,7 +316,10 @@ def publish(
     try:
         published = _temporal(go)
     except WorkflowAlreadyStartedError:
-        raise _refuse("this period is being published right now; wait for that run") from None
+        raise _refuse(
+            f"this period is being published right now (workflow {run_id}); wait for that run, "
+            f"or look at it: `temporal workflow describe -w {run_id}`"
+        ) from None
     except WorkflowFailureError:  # cancelled or terminated: the worker's log and the run's history say why
         err_console.print("aftersales: the publication did not finish; see the worker's log", markup=False)
         raise typer.Exit(EXIT_FAILED) from None

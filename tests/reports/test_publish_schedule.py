@@ -192,7 +192,11 @@ async def test_publish_without_a_worker_says_so_and_leaves_the_run_queued(addres
     client = await Client.connect(address, data_converter=DATA_CONVERTER)
     run = await client.get_workflow_handle(f"{run_id_prefix('weekly')}-for-{WEEK_START}").describe()
     assert run.status == WorkflowExecutionStatus.RUNNING and run.task_queue == queue
+    # The period is taken while its run waits: another publish is refused, naming the run to look at.
+    second = await asyncio.to_thread(aftersales, *args, env=_env(address, tmp_path, "publish-cli"))
     await client.get_workflow_handle(run.id).terminate("test over")
+    assert second.returncode == 2
+    assert f"being published right now (workflow {run.id}); wait for that run" in second.stderr
 
 
 @pytest.mark.parametrize(
