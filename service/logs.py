@@ -21,13 +21,16 @@ def configure_logging(fmt: str = "console", level: int = logging.INFO) -> None:
     """structlog for our logs, the standard library's and the Temporal SDK's: JSON lines in
     production, one readable line per event on a terminal (the same fields either way)."""
     structlog.configure(
-        processors=[*_shared_processors(), *_tail(fmt), _renderer(fmt)],
+        # Our events are handed to the standard library's handler, rendered there by the same
+        # formatter as the SDK's records: one writer, one lock, so a line from one thread is never
+        # cut into by another's (two writers to stderr interleaved JSON lines under load).
+        processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        # Logs go to stderr, like the standard library's: stdout stays for command output.
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler()
+    # Logs go to stderr: stdout stays for command output.
+    handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(log_formatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
