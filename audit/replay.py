@@ -35,6 +35,7 @@ from workflows.contract import (
     PATCH_BOUNDED_SIGNALS,
     PATCH_PLATFORM_REPORTS,
     PATCH_STOP_ON_POLICY_ERROR,
+    PATCH_WORKING_DAY_PAUSES,
     DataLimits,
 )
 from workflows.trust import (
@@ -71,6 +72,7 @@ class _Driver:
         self.stops_on_policy_error = PATCH_STOP_ON_POLICY_ERROR in patches
         self.refuses_forged_reports = PATCH_PLATFORM_REPORTS in patches
         self.bounds_signals = PATCH_BOUNDED_SIGNALS in patches
+        self.working_day_pauses = PATCH_WORKING_DAY_PAUSES in patches
         self.limits = limits or DataLimits()  # the worker's caps the case pinned (resolve_policy)
         self.replay = Replay()
         self.pending: deque[RunAction] = deque()
@@ -174,13 +176,14 @@ def replay_case(case: CaseHistory, policy: ResolvedPolicy) -> Replay:
         at=case.opened_at,
         links=case.opening.links,
     )
+    working_day_pauses = driver.working_day_pauses
     try:
         try:
-            result = open_case(policy, opening)
+            result = open_case(policy, opening, working_day_pauses=working_day_pauses)
         except OpenFailed:
             if driver.stops_on_policy_error:
                 raise
-            result = open_case(policy, opening, stop_on_policy_error=False)
+            result = open_case(policy, opening, stop_on_policy_error=False, working_day_pauses=working_day_pauses)
     except OpenRefused as exc:
         driver.replay.refused = str(exc)
         return driver.replay

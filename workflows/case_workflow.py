@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         fire_due,
         listing,
         open_case,
+        pauses_in_working_days,
         report_event,
         step,
     )
@@ -56,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         PATCH_PLATFORM_REPORTS,
         PATCH_SIGNED_CALLERS,
         PATCH_STOP_ON_POLICY_ERROR,
+        PATCH_WORKING_DAY_PAUSES,
         POLICY_FAILED,
         QUERY_IDLE,
         QUERY_OPENING,
@@ -246,13 +248,19 @@ class AfterSalesCase:
         self.policy = pinned_policy(payload.policy_version, payload.policy_content)
         self.limits = payload.limits
         opening = OpenCase(case_id=req.case_id, case_type=req.case_type, data=req.data, at=opened_at, links=req.links)
+        # How a paused working-day clock counts its time left, decided once for the case's life (its
+        # state keeps it across continue-as-new). Asked only when the policy has such a clock (for
+        # any other the two ways agree), so other cases carry no marker.
+        working_day_pauses = pauses_in_working_days(self.policy.policy) and workflow.patched(PATCH_WORKING_DAY_PAUSES)
         try:
             try:
-                result = open_case(self.policy, opening)
+                result = open_case(self.policy, opening, working_day_pauses=working_day_pauses)
             except OpenFailed:
                 if self._stops_on_policy_error():
                     raise
-                result = open_case(self.policy, opening, stop_on_policy_error=False)
+                result = open_case(
+                    self.policy, opening, stop_on_policy_error=False, working_day_pauses=working_day_pauses
+                )
         except OpenRefused as exc:
             await self._refuse(str(exc))
             raise ApplicationError(str(exc), type=CASE_REFUSED, non_retryable=True) from None

@@ -52,6 +52,11 @@ PATCH_COMPACT_CARRIED_STATE = "compact-carried-state"
 # workflow.patched id: from it on, a case whose worker keeps a ledger (`resolve_policy`'s `ledger`)
 # sends its new timeline entries to the `record_facts` activity after each change (docs/ledger.md).
 PATCH_LEDGER_FACTS = "ledger-facts"
+# workflow.patched id: from it on, a paused SLA clock whose target is in working days keeps the time it
+# had left in seconds falling on working days (a pause over a weekend or a holiday grants no day)
+# instead of elapsed seconds. Asked when a case whose policy has such a clock opens; kept in the
+# case's state (`CaseState.working_day_pauses`) for its life.
+PATCH_WORKING_DAY_PAUSES = "working-day-pauses"
 SIGNAL_EVENT = "event"
 QUERY_STATUS = "status"
 QUERY_TIMELINE = "timeline"

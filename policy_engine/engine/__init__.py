@@ -33,6 +33,7 @@ from policy_engine.engine.case import (
     TimerDue,
 )
 from policy_engine.engine.handlers import MAX_MOVES_PER_STEP
+from policy_engine.engine.sla import pauses_in_working_days
 from policy_engine.engine.steps import (
     accepted_events,
     check_event,
@@ -148,6 +149,7 @@ __all__ = [
     "listing",
     "on_enter_via",
     "open_case",
+    "pauses_in_working_days",
     "report_event",
     "sla_via",
     "states_entered",

@@ -133,7 +133,9 @@ class SlaClockState(_Data):
     started_at: dt.datetime | None = None
     due: dt.datetime | None = None
     paused_at: dt.datetime | None = None
-    remaining_seconds: int | None = None  # while paused: time left (business seconds on business clocks)
+    # While paused: the time left, in the target's time base (business seconds on business-hour clocks,
+    # seconds of working days on working-day clocks of a case that counts so: CaseState.working_day_pauses).
+    remaining_seconds: int | None = None
     warn_due: dt.datetime | None = None
     warn_remaining_seconds: int | None = None
     stopped_at: dt.datetime | None = None
@@ -178,6 +180,11 @@ class CaseState(_Data):
     event_keys: list[str] = Field(default_factory=list)
     refused: int = 0
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    # Whether a paused working-day clock keeps the time it had left in seconds of working days (True,
+    # cases opened since the workflow's PATCH_WORKING_DAY_PAUSES) or in elapsed seconds (False, as
+    # cases opened before did, so that they replay as they ran). The default is the old behaviour:
+    # a state carried from an earlier release reads False; `open_case` sets it for new cases.
+    working_day_pauses: bool = False
 
     def next_timer(self) -> tuple[str, dt.datetime] | None:
         """The timer that falls due first (ties broken by name, so every driver agrees)."""

@@ -2,14 +2,20 @@
 
 A clock starts in its start states, pauses in its pause states (keeping the time left), stops in its
 stop states (met) or when the case closes (stopped), and breaches when its target passes; a warning
-may fall due at a share of the target first. Its handlers (`on_warn`, `on_breach`) are run by the
+may fall due at a share of the target first.
+
+The time left while paused is counted in the target's time base (`PauseBase`): business seconds on
+a business-hour clock, seconds falling on working days on a working-day clock (so that a pause over
+a weekend or a holiday neither grants nor takes a working day), elapsed seconds otherwise. A case
+opened before the workflow's PATCH_WORKING_DAY_PAUSES counts a working-day clock's time left in
+elapsed seconds, as it did then (`CaseState.working_day_pauses`). Its handlers (`on_warn`, `on_breach`) are run by the
 caller of `warn` and `breach`, so that this module stays below the handlers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from policy_engine.engine.case import SlaClockState
 from policy_engine.engine.ladders import clock_cause, stop_ladders_of
@@ -20,14 +26,19 @@ from policy_engine.language import (
     Duration,
     ExpressionError,
     Handler,
+    Policy,
     SlaClock,
     Target,
+    WorkingDays,
     compile_expression,
     duration_of,
 )
 
 if TYPE_CHECKING:
     from policy_engine.engine.context import StepContext
+
+# What a paused clock's time left is counted in: business seconds, seconds of working days, seconds.
+PauseBase = Literal["business_hours", "working_days", "elapsed"]
 
 
 def clock_target(context: StepContext, clock: SlaClock) -> Duration:
@@ -104,11 +115,11 @@ def start_clock(context: StepContext, name: str, clock: SlaClock, clock_state: S
 
 
 def pause_clock(context: StepContext, name: str, clock: SlaClock, clock_state: SlaClockState) -> None:
-    business = isinstance(clock_target(context, clock), BusinessHours)
+    base = _pause_base(context, clock)
     if clock_state.due is not None:
-        clock_state.remaining_seconds = _seconds_until(context, clock_state.due, business)
+        clock_state.remaining_seconds = _seconds_until(context, clock_state.due, base)
     if clock_state.warn_due is not None and not clock_state.warned:
-        clock_state.warn_remaining_seconds = _seconds_until(context, clock_state.warn_due, business)
+        clock_state.warn_remaining_seconds = _seconds_until(context, clock_state.warn_due, base)
     clock_state.status = "paused"
     clock_state.paused_at = context.now
     context.cancel_timer(TimerName.sla_breach(name))
@@ -117,14 +128,14 @@ def pause_clock(context: StepContext, name: str, clock: SlaClock, clock_state: S
 
 
 def resume_clock(context: StepContext, name: str, clock: SlaClock, clock_state: SlaClockState) -> None:
-    business = isinstance(clock_target(context, clock), BusinessHours)
+    base = _pause_base(context, clock)
     clock_state.status = "running"
     clock_state.paused_at = None
-    clock_state.due = _seconds_later(context, clock_state.remaining_seconds or 0, business)
+    clock_state.due = _seconds_later(context, clock_state.remaining_seconds or 0, base)
     clock_state.remaining_seconds = None
     context.start_timer(TimerName.sla_breach(name), clock_state.due)
     if clock_state.warn_remaining_seconds is not None and not clock_state.warned:
-        clock_state.warn_due = _seconds_later(context, clock_state.warn_remaining_seconds, business)
+        clock_state.warn_due = _seconds_later(context, clock_state.warn_remaining_seconds, base)
         clock_state.warn_remaining_seconds = None
         context.start_timer(TimerName.sla_warning(name), clock_state.warn_due)
     context.audit.clock_running(name, clock_state.due)
@@ -171,13 +182,39 @@ def _share_of(
     return start + (due - start) * share
 
 
-def _seconds_until(context: StepContext, until: dt.datetime, business: bool) -> int:
-    if business:
+def pauses_in_working_days(policy: Policy) -> bool:
+    """Whether a clock of the policy may pause with a target in working days (its fixed target, or
+    any of those a case may choose): only then do the two ways of counting its time left differ."""
+    for clock in policy.sla.values():
+        if not clock.pause:
+            continue
+        target = clock.target
+        texts = [target] if isinstance(target, str) else [target.default, *target.cases.values()]
+        if any(isinstance(duration_of(text), WorkingDays) for text in texts):
+            return True
+    return False
+
+
+def _pause_base(context: StepContext, clock: SlaClock) -> PauseBase:
+    target = clock_target(context, clock)
+    if isinstance(target, BusinessHours):
+        return "business_hours"
+    if isinstance(target, WorkingDays) and context.case.working_day_pauses:
+        return "working_days"
+    return "elapsed"
+
+
+def _seconds_until(context: StepContext, until: dt.datetime, base: PauseBase) -> int:
+    if base == "business_hours":
         return context.calendar.business_seconds_between(context.now, until)
+    if base == "working_days":
+        return context.calendar.working_day_seconds_between(context.now, until)
     return max(0, int((until - context.now).total_seconds()))
 
 
-def _seconds_later(context: StepContext, seconds: int, business: bool) -> dt.datetime:
-    if business:
+def _seconds_later(context: StepContext, seconds: int, base: PauseBase) -> dt.datetime:
+    if base == "business_hours":
         return context.calendar.add_business_seconds(context.now, seconds)
+    if base == "working_days":
+        return context.calendar.add_working_day_seconds(context.now, seconds)
     return context.now + dt.timedelta(seconds=seconds)

@@ -41,8 +41,18 @@ from policy_engine.language import (
 )
 
 
-def open_case(resolved: ResolvedPolicy, opening: OpenCase, *, stop_on_policy_error: bool = True) -> StepResult:
-    """Open a case on a resolved policy; raises OpenRefused when the data does not fit."""
+def open_case(
+    resolved: ResolvedPolicy,
+    opening: OpenCase,
+    *,
+    stop_on_policy_error: bool = True,
+    working_day_pauses: bool = True,
+) -> StepResult:
+    """Open a case on a resolved policy; raises OpenRefused when the data does not fit.
+
+    `working_day_pauses` False keeps the time a paused working-day clock has left in elapsed seconds,
+    as cases opened before the workflow's PATCH_WORKING_DAY_PAUSES did (see CaseState); the case
+    keeps the choice for its life."""
     policy = resolved.policy
     if policy.case_type != opening.case_type:
         raise OpenRefused(f"policy '{resolved.id}' runs '{policy.case_type}' cases, not '{opening.case_type}'")
@@ -68,6 +78,7 @@ def open_case(resolved: ResolvedPolicy, opening: OpenCase, *, stop_on_policy_err
         },
         counters={name: 0 for name in policy.counters},
         sla={name: SlaClockState() for name in policy.sla},
+        working_day_pauses=working_day_pauses,
     )
     context = StepContext(resolved, case, at, stop_on_policy_error=stop_on_policy_error)
     context.audit.opened(opening.case_type, resolved.id, resolved.version)

@@ -195,3 +195,43 @@ class Calendar(BaseModel):
                     total += int((end - begin).total_seconds())
             day += dt.timedelta(days=1)
         return total
+
+    def _working_day_span(self, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+        """A day from its local midnight to the next, in UTC: a day of a daylight-saving change is as
+        long as it really is (as the ledger counts it, ledger/clock_time.py)."""
+        return self._midnight(day).astimezone(dt.UTC), self._midnight(day + dt.timedelta(days=1)).astimezone(dt.UTC)
+
+    def working_day_seconds_between(self, a: dt.datetime, b: dt.datetime) -> int:
+        """The seconds from `a` to `b` that fall on working days (local midnight to midnight): the
+        time an `N working days` clock uses. A weekend or a holiday adds nothing; a make-up working
+        day counts."""
+        if b <= a:
+            return 0
+        a, b = a.astimezone(dt.UTC), b.astimezone(dt.UTC)
+        day, last = a.astimezone(self.zone).date(), b.astimezone(self.zone).date()
+        total = dt.timedelta(0)
+        while day <= last:
+            if self.is_working_day(day):
+                opens, closes = self._working_day_span(day)
+                begin, end = max(opens, a), min(closes, b)
+                if end > begin:
+                    total += end - begin
+            day += dt.timedelta(days=1)
+        return int(total.total_seconds())
+
+    def add_working_day_seconds(self, start: dt.datetime, seconds: int) -> dt.datetime:
+        """The first moment by which `seconds` falling on working days have passed since `start`: the
+        inverse of `working_day_seconds_between`, skipping weekends and holidays."""
+        cursor = start.astimezone(dt.UTC)
+        day = start.astimezone(self.zone).date()
+        left = dt.timedelta(seconds=seconds)
+        for _ in range(3660):
+            if self.is_working_day(day):
+                opens, closes = self._working_day_span(day)
+                begin = max(cursor, opens)
+                if begin < closes:
+                    if left <= closes - begin:
+                        return (begin + left).astimezone(self.zone)
+                    left -= closes - begin
+            day += dt.timedelta(days=1)
+        raise CalendarRangeError("working-day arithmetic ran past ten years")

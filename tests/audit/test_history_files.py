@@ -18,7 +18,7 @@ from audit.history import CaseHistory, read_histories
 from audit.verify import verify_case
 from tests.cli import ROOT, aftersales
 from tests.principal import process_env
-from workflows.contract import PATCH_STOP_ON_POLICY_ERROR, WORKFLOW_TYPE
+from workflows.contract import PATCH_STOP_ON_POLICY_ERROR, PATCH_WORKING_DAY_PAUSES, WORKFLOW_TYPE
 
 CORPUS = ROOT / "tests" / "histories"
 HAPPY_PATH = CORPUS / "return-no-reason-happy-path.json"
@@ -66,6 +66,27 @@ async def test_a_release_1_case_verifies_with_the_behaviour_of_its_release() -> 
     case.patches.add(PATCH_STOP_ON_POLICY_ERROR)
     first = verify_case(case).divergences[0]
     assert first.where.startswith("event #1 take") and "the policy refuses it" in first.message
+
+
+async def test_a_working_day_pause_verifies_with_the_counting_of_its_release() -> None:
+    """Release 6 kept a paused working-day clock's time left in elapsed seconds: held over a weekend,
+    the clock was met on Wednesday. Today's cases count working-day time: the same case breaches on
+    Tuesday at 17:00 (tests/e2e/working_day_pause_case.py). Each history verifies with the counting
+    its markers say, and diverges at the finish with the other."""
+    elapsed = await _read(CORPUS / "release-6-working-day-pause-elapsed.json")
+    assert PATCH_WORKING_DAY_PAUSES not in elapsed.patches
+    assert verify_case(elapsed).verified
+    assert elapsed.final is not None and elapsed.final.sla["review"]["status"] == "met"
+    elapsed.patches.add(PATCH_WORKING_DAY_PAUSES)
+    first = verify_case(elapsed).divergences[0]
+    assert first.where.startswith("event #3 finish") and '{"review": "breached"}' in first.message
+
+    working = await _read(CORPUS / "path-working-day-pauses.json")
+    assert PATCH_WORKING_DAY_PAUSES in working.patches
+    assert verify_case(working).verified
+    assert working.final is not None and working.final.records == {"review_late": True}
+    working.patches.discard(PATCH_WORKING_DAY_PAUSES)
+    assert '{"review": "met"}' in verify_case(working).divergences[0].message
 
 
 async def test_a_release_2_signal_without_a_caller_check_is_an_input_applied_as_sent() -> None:

@@ -20,6 +20,7 @@ from bench.cases import RETURN_EVENTS, return_case_data, sender_of
 from policy_engine.testing import load_scenario, scenario_files
 from tests.conftest import POLICIES, SCENARIOS
 from tests.e2e.harness import SCENARIO_DATES, Deferred, register_search_attributes, run_live, running_worker
+from tests.e2e.working_day_pause_case import record_held_case
 from tests.principal import sign_event, sign_open, signed_client
 from workflows.case_workflow import AfterSalesCase
 from workflows.contract import CaseStart, EventRequest, OpenRequest, workflow_id_for
@@ -56,8 +57,17 @@ async def record() -> None:
                 await record_reports(env, deferred)
                 await record_signed_signals(env)
                 await record_bounded_signals(env)
+            await record_working_day_pauses(env)
     finally:
         await env.shutdown()
+
+
+async def record_working_day_pauses(env: WorkflowEnvironment) -> None:
+    """A working-day clock held over a weekend (the `working-day-pauses` patch's marker), on a policy
+    of its own (tests/e2e/working_day_pause_case.py). Recorded only when missing."""
+    target = HISTORIES / "path-working-day-pauses.json"
+    if not target.exists():
+        await record_held_case(env, target, "aftersales-record-working-days")
 
 
 async def record_paths(env: WorkflowEnvironment) -> None:

@@ -28,6 +28,9 @@ def test_every_policy_test_and_every_path_has_a_history() -> None:
     # Both sides of the `platform-reports-only` patch: a report sent by signal from outside, applied by
     # release 2, refused since (README "Security model").
     assert {"release-2-report-signal-applied", "path-report-from-outside"} <= names
+    # Both sides of `working-day-pauses`: a paused working-day clock's time left kept in elapsed time by
+    # release 6, in working-day time since.
+    assert {"release-6-working-day-pause-elapsed", "path-working-day-pauses"} <= names
     kinds: set[str] = set()
     updates: set[str] = set()
     for path in HISTORIES:

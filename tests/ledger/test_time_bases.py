@@ -7,6 +7,7 @@ for what the ledger keeps.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -21,10 +22,11 @@ from ledger.facts import facts_of
 from ledger.opening import with_calendar
 from ledger.simulated import simulated_opening
 from ledger.store import Ledger
+from policy_engine.engine import Actor, EventIn, OpenCase, open_case, step
 from policy_engine.language import PolicySet
 from policy_engine.testing import Scenario, SimulationResult
-from tests.ledger.time_base_cases import CASES, OVER_A_WEEKEND, PROBE, HeldCase, at
-from tests.policy_engine.engine.oracle_reference import instants
+from tests.ledger.time_base_cases import CASES, OVER_A_WEEKEND, PROBE, REVIEW_DAYS, HeldCase, at
+from tests.policy_engine.engine.oracle_reference import instants, working_days_end
 
 COUNTED = ("target_seconds", "running_seconds", "paused_seconds")
 HOUR = 3600
@@ -72,6 +74,50 @@ def test_for_any_moments_the_rows_are_the_reference_s(opened: dt.datetime, gaps:
     case = held.run()
     clocks = facts_of(held.opening(case), case.timeline).clocks
     assert {name: _counted(row) for name, row in clocks.items()} == held.reference()
+
+
+def _finished_at_the_review_due(held: HeldCase) -> HeldCase:
+    """`held`, finished when the engine says its working-day clock falls due after the pause."""
+    agent = Actor(role="agent", id="A-1")
+    opening = OpenCase(
+        case_id=held.case_id, case_type="probe_time_bases", data={"merchant": held.merchant}, at=held.opened
+    )
+    case = open_case(PROBE, opening).state
+    for name, moment in (("hold", held.held), ("go_on", held.resumed)):
+        case = step(PROBE, case, EventIn(name=name, actor=agent, at=moment)).state
+    due = case.sla["review"].due
+    assert due is not None
+    return dataclasses.replace(held, finished=due)
+
+
+def _review_used(held: HeldCase) -> tuple[object, object, object]:
+    case = held.run()
+    row = facts_of(held.opening(case), case.timeline).clocks["review"]
+    return row["status"], row["running_seconds"], row["target_seconds"]
+
+
+def test_a_working_day_clock_met_at_its_due_after_a_pause_used_all_of_its_target() -> None:
+    """The engine keeps a paused working-day clock's time left in working-day time, as the ledger
+    counts it: held over a weekend or over National Day, met at its new due time, it used 100 %."""
+    for held in CASES:
+        status, running, target = _review_used(_finished_at_the_review_due(held))
+        assert (status, running) == ("met", target), held.case_id
+    # Over the weekend: Fri from 16:00 and Mon to 07:00 ran; 41 h were left, from Mon 20:00 to Wed 13:00.
+    assert _finished_at_the_review_due(OVER_A_WEEKEND).finished == at("2026-11-11 13:00")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    opened=instants(dt.date(2026, 1, 1), dt.date(2027, 10, 31)),
+    gaps=st.lists(st.integers(0, 6 * 86400), min_size=2, max_size=2),
+)
+def test_for_any_pause_a_clock_met_at_its_due_used_all_of_its_target(opened: dt.datetime, gaps: list[int]) -> None:
+    due = working_days_end(opened, REVIEW_DAYS)
+    held_at = min(opened + dt.timedelta(seconds=gaps[0]), due - dt.timedelta(seconds=1))
+    resumed = held_at + dt.timedelta(seconds=gaps[1])
+    held = _finished_at_the_review_due(HeldCase("TB-8", "M-8", opened, held_at, resumed, resumed))
+    status, running, target = _review_used(held)
+    assert (status, running) == ("met", target)
 
 
 def test_the_ledger_keeps_the_counted_time_on_either_database(ledger: Ledger) -> None:

@@ -182,6 +182,23 @@ def working_day_seconds_between(a: dt.datetime, b: dt.datetime, cal: RefCalendar
     return int(total.total_seconds())
 
 
+def add_working_day_seconds(start: dt.datetime, seconds: int, cal: RefCalendar = CALENDAR) -> dt.datetime:
+    """The first moment by which `seconds` falling on working days have passed since `start`: where a
+    working-day clock resumed at `start` with that much time left falls due."""
+    left = dt.timedelta(seconds=seconds)
+    day = start.astimezone(cal.zone).date()
+    while True:
+        assert day.year in cal.years, f"{day} is past the calendar's data"
+        if is_working_day(day, cal):
+            begin = max(local_midnight(day, cal), start)
+            end = local_midnight(day + ONE_DAY, cal)
+            if end > begin:
+                if end - begin >= left:
+                    return begin + left
+                left -= end - begin
+        day += ONE_DAY
+
+
 # Moments to draw: around every holiday and make-up working day, where counting goes wrong
 
 
