@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         CASE_REFUSED,
         JTI_MEMORY,
         PATCH_BOUNDED_SIGNALS,
+        PATCH_CLOSE_ENDS_RUN,
         PATCH_COMPACT_CARRIED_STATE,
         PATCH_LEDGER_FACTS,
         PATCH_PLATFORM_REPORTS,
@@ -417,6 +418,11 @@ class AfterSalesCase:
                 self.actions.append(command)
             elif command.kind in ("start_timer", "cancel_timer"):
                 self.timers_changed = True
+        # An update that closes a case with no timer left and no action to run changes nothing the run's
+        # loop waits on: before the patch it waited for ever with the case closed. Asked only then.
+        quiet = not (self.inbox or self.actions or self.timers_changed)
+        if result.state.closed and quiet and workflow.patched(PATCH_CLOSE_ENDS_RUN):
+            self.timers_changed = True  # wakes the loop, which sees the case closed and returns
         self._index()
         self._send_facts()
         return result.state

@@ -57,6 +57,9 @@ PATCH_LEDGER_FACTS = "ledger-facts"
 # instead of elapsed seconds. Asked when a case whose policy has such a clock opens; kept in the
 # case's state (`CaseState.working_day_pauses`) for its life.
 PATCH_WORKING_DAY_PAUSES = "working-day-pauses"
+# workflow.patched id: from it on, a step that closes the case with no timer change and no action to
+# run (an update closing a case that has no timer left) wakes the run's loop, which then returns.
+PATCH_CLOSE_ENDS_RUN = "close-ends-run"
 SIGNAL_EVENT = "event"
 QUERY_STATUS = "status"
 QUERY_TIMELINE = "timeline"

@@ -19,6 +19,7 @@ from aftersales_cli.devserver import test_server_binary as find_test_server
 from bench.cases import RETURN_EVENTS, return_case_data, sender_of
 from policy_engine.testing import load_scenario, scenario_files
 from tests.conftest import POLICIES, SCENARIOS
+from tests.e2e.close_by_update_case import record_closed_case
 from tests.e2e.harness import SCENARIO_DATES, Deferred, register_search_attributes, run_live, running_worker
 from tests.e2e.working_day_pause_case import record_held_case
 from tests.principal import sign_event, sign_open, signed_client
@@ -58,6 +59,7 @@ async def record() -> None:
                 await record_signed_signals(env)
                 await record_bounded_signals(env)
             await record_working_day_pauses(env)
+            await record_close_by_update(env)
     finally:
         await env.shutdown()
 
@@ -68,6 +70,14 @@ async def record_working_day_pauses(env: WorkflowEnvironment) -> None:
     target = HISTORIES / "path-working-day-pauses.json"
     if not target.exists():
         await record_held_case(env, target, "aftersales-record-working-days")
+
+
+async def record_close_by_update(env: WorkflowEnvironment) -> None:
+    """A case an update closes with no timer left (the `close-ends-run` patch's marker), on a policy of
+    its own (tests/e2e/close_by_update_case.py). Recorded only when missing."""
+    target = HISTORIES / "path-close-by-update-ends-run.json"
+    if not target.exists():
+        await record_closed_case(env, target, "aftersales-record-close")
 
 
 async def record_paths(env: WorkflowEnvironment) -> None:

@@ -31,6 +31,9 @@ def test_every_policy_test_and_every_path_has_a_history() -> None:
     # Both sides of `working-day-pauses`: a paused working-day clock's time left kept in elapsed time by
     # release 6, in working-day time since.
     assert {"release-6-working-day-pause-elapsed", "path-working-day-pauses"} <= names
+    # Both sides of `close-ends-run`: a case an update closed with no timer left, its run left waiting
+    # by release 7, returning since.
+    assert {"release-7-close-by-update-stuck", "path-close-by-update-ends-run"} <= names
     kinds: set[str] = set()
     updates: set[str] = set()
     for path in HISTORIES:
