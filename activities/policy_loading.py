@@ -16,6 +16,7 @@ fork: the worker has threads and an event loop).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -65,9 +66,12 @@ def load_isolated(
         if problems:
             raise PolicyError([snapshot.real_problem(p) for p in problems])
         try:
-            return load_policy_set([snapshot.root])
+            loaded = load_policy_set([snapshot.root])
         except PolicyError as exc:  # not expected after the child's yes, but named as the operator's files
             raise PolicyError([snapshot.real_problem(p) for p in exc.problems]) from None
+        # Places in the set name the operator's files too, not the snapshot's copies.
+        years_at = {name: snapshot.real_problem(at) for name, at in loaded.calendar_years_at.items()}
+        return dataclasses.replace(loaded, calendar_years_at=years_at)
 
 
 def check_in_child(folder: Path, limits: LoadLimits, command: Sequence[str] = CHILD_COMMAND) -> list[Problem]:

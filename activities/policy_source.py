@@ -27,6 +27,7 @@ import structlog
 
 from activities.policy_loading import CHILD_COMMAND, LoadFailed, LoadLimits, load_isolated
 from policy_engine.language import PolicyError, PolicySet, ResolvedPolicy
+from policy_engine.language.calendar_coverage import coverage_notes
 
 log = structlog.get_logger("aftersales.policies")
 
@@ -82,6 +83,7 @@ class PolicySource:
         self._lock = threading.Lock()  # held for a whole load: one child at a time
         self._fingerprint = fingerprint(policy_dir)
         self._set = self._load()
+        _outside_any_case(_note_coverage, self._set)
         self._checked = time.monotonic()
         self.rejected: Fingerprint | None = None  # the last fingerprint found invalid (logged once)
         self._watcher: threading.Thread | None = None
@@ -139,6 +141,7 @@ class PolicySource:
         finally:
             self._lock.release()
         _outside_any_case(self._report_reload, old, new, was_rejected)
+        _outside_any_case(_note_coverage, new)
         return True
 
     def _load(self) -> PolicySet:
@@ -231,6 +234,12 @@ class PolicySource:
         if removed:
             fields["removed"] = removed
         log.info("policies reloaded", policy_dir=str(self.policy_dir), **fields)
+
+
+def _note_coverage(policies: PolicySet) -> None:
+    """Warn of calendars about to run out (policy_engine.language.calendar_coverage), by the server's date."""
+    for note in coverage_notes(policies, dt.datetime.now(dt.UTC).date()):
+        log.warning(f"{note.file}:{note.line}:{note.col}: warning: {note.message}")
 
 
 def _outside_any_case(report: Callable[..., None], *args: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from aftersales_cli.common import (
     settings,
     where,
 )
+from policy_engine.language.calendar_coverage import coverage_notes
 
 if TYPE_CHECKING:
     from policy_engine.tools import Change
@@ -34,7 +36,11 @@ def validate(
     paths: list[Path] = typer.Argument(None, help="Policy files or folders (default: the project's policies/)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems."),
 ) -> None:
-    """Check policies; print every problem as FILE:LINE:COL: message (exit 1 if any)."""
+    """Check policies; print every problem as FILE:LINE:COL: message (exit 1 if any).
+
+    Also warns (exit 0) of a calendar whose years end within 120 days: cases needing a date past them
+    are refused.
+    """
     targets = paths or [policy_dir(None)]
     started = time.perf_counter()
     policy_set = load_or_exit(targets, exit_code=EXIT_FAILED)
@@ -47,6 +53,9 @@ def validate(
             f"[green]ok[/green]: {folders}: {n} policies for {types}; {len(policy_set.calendars)} calendar(s); "
             f"checked in {elapsed:.0f} ms"
         )
+    # Not problems (the set is valid and loads), but what will refuse cases if nobody acts.
+    for note in coverage_notes(policy_set, dt.datetime.now(dt.UTC).date()):
+        err_console.print(f"{note.file}:{note.line}:{note.col}: warning: {note.message}", markup=False)
 
 
 @app.command()

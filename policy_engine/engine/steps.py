@@ -32,6 +32,7 @@ from policy_engine.engine.timeline import OPENING, escalation_via
 from policy_engine.engine.timers import TimerName
 from policy_engine.language import (
     ROLES,
+    CalendarRangeError,
     ExpressionError,
     ResolvedPolicy,
     compile_expression,
@@ -95,14 +96,19 @@ def open_case(
     except PolicyFailed as exc:
         raise OpenFailed(f"the policy failed while opening the case: {exc.message}") from None
     if out_of_range is not None:
-        # Not OpenFailed: the data is at fault, not the policy; the same case id may open again
-        # with corrected data.
-        raise OpenRefused("the case data is out of range", [out_of_range])
+        # Not OpenFailed: the data (or the calendar's years) is at fault, not the policy's rules; the
+        # same case id may open again with corrected data, or once the calendar has the year.
+        headline = CALENDAR_GAP if out_of_range.endswith(CALENDAR_HINT) else "the case data is out of range"
+        raise OpenRefused(headline, [out_of_range])
     return StepResult(state=case, commands=context.commands)
 
 
 # When an arithmetic error comes from a place that does not name what it computed.
 SOME_VALUE_OUT_OF_RANGE = "a date or a number of the case is out of the range the engine computes with"
+# A deadline in working days or business hours reached a year its calendar file does not list: the
+# operators' calendar is short, not the case's data (every case would hit it from some date on).
+CALENDAR_GAP = "the policy's calendar does not cover a date this case needs"
+CALENDAR_HINT = "add the year to the calendar file (`aftersales calendar generate`)"
 
 
 def _out_of_range(context: StepContext, run: Callable[[], None]) -> str | None:
@@ -118,6 +124,8 @@ def _out_of_range(context: StepContext, run: Callable[[], None]) -> str | None:
     except PolicyFailed:
         if context.out_of_range_reason is None:
             raise
+    except CalendarRangeError as exc:  # a ValueError too: before the clause below, which names no cause
+        return context.out_of_range_reason or f"{exc}: {CALENDAR_HINT}"
     except (*ARITHMETIC_ERRORS, RecursionError):
         return context.out_of_range_reason or SOME_VALUE_OUT_OF_RANGE
     return context.out_of_range_reason

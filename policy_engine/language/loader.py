@@ -49,6 +49,8 @@ class _Collected:
     problems: list[Problem] = field(default_factory=list)
     raw: dict[str, RawPolicy] = field(default_factory=dict)
     calendars: dict[str, Calendar] = field(default_factory=dict)
+    # Where each calendar lists its years (FILE:LINE:COL of `years:`), for the notes on its coverage.
+    calendar_years_at: dict[str, Problem] = field(default_factory=dict)
     templates: dict[str, dict[str, TemplateFile]] = field(default_factory=dict)
     # Files that could not be read as YAML. What they define is unknown, so a policy or calendar
     # "missing" elsewhere may be in them: such references are not reported (only the YAML mistake is).
@@ -236,6 +238,7 @@ def _add_calendar(out: _Collected, data: dict[str, Any], smap: SourceMap) -> Non
         out.problems.append(smap.problem(("calendar",), f"calendar '{cal.calendar}' is defined twice"))
         return
     out.calendars[cal.calendar] = cal
+    out.calendar_years_at[cal.calendar] = smap.problem(("years",), "", at_key=True)
 
 
 def _add_policies(out: _Collected, data: dict[str, Any], smap: SourceMap) -> None:
@@ -393,4 +396,4 @@ def load_policy_set(paths: Sequence[Path | str]) -> PolicySet:
             for name in sorted(used_templates[pid])
         }
         resolved[pid] = ResolvedPolicy.build(policy, calendar, texts)
-    return PolicySet(resolved, out.calendars)
+    return PolicySet(resolved, out.calendars, out.calendar_years_at)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -40,6 +40,8 @@ def _local_date(policy: ResolvedPolicy, at: dt.datetime) -> dt.date:
 class PolicySet:
     policies: Mapping[str, ResolvedPolicy]
     calendars: Mapping[str, Calendar]
+    # Where each calendar lists its years (a Problem without a message: its FILE:LINE:COL).
+    calendar_years_at: Mapping[str, Problem] = field(default_factory=dict)
 
     @property
     def case_types(self) -> list[str]:
