@@ -128,6 +128,7 @@ def publications(settings: Settings, sink: OutboxSink | WebhookDeliverySink) -> 
         sink,
         timezone=settings.display_timezone,
         folder=Path(settings.home) / PUBLISHED_FOLDER,
+        allowed=[Path(d) for d in settings.publish_dirs],
     )
 
 

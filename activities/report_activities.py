@@ -9,12 +9,14 @@ configured) under the key `reports/<period>/<start date>`: a repeated run publis
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import structlog
 from pydantic import BaseModel
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.case_activities import Sink
 from ledger.store import Ledger
@@ -27,6 +29,7 @@ from workflows.contract import ActionRequest
 
 log = structlog.get_logger("aftersales.reports")
 EFFECT_TYPE = "report_published"
+PUBLISH_FOLDER_REFUSED = "PublishFolderRefused"  # a run named a folder the worker may not write to
 CASE_TYPE = "report"  # the outbox's case type of a publication (its case id is the files' name)
 
 
@@ -66,12 +69,40 @@ def effect_params(publication: Publication, files: list[str]) -> dict[str, Any]:
 class ReportActivities:
     """The ledger the reports read, the targets' policy folder, and the worker's sink for the effect."""
 
-    def __init__(self, policy_dir: Path, database_url: str, sink: Sink, *, timezone: str, folder: Path) -> None:
+    def __init__(
+        self,
+        policy_dir: Path,
+        database_url: str,
+        sink: Sink,
+        *,
+        timezone: str,
+        folder: Path,
+        allowed: Sequence[Path] = (),
+    ) -> None:
+        """`folder`: where runs that name none publish; `allowed`: other folders a run may name (a
+        folder inside one of them, or inside `folder`, and nowhere else)."""
         self.policy_dir = policy_dir
         self.database_url = database_url
         self.sink = sink
         self.timezone = timezone
         self.folder = folder
+        self.allowed = [folder, *allowed]
+
+    def _folder_of(self, request: PublishWindow) -> Path:
+        """The folder the run writes to. A run's folder is what whoever started it wrote: the worker
+        writes only inside its own publication folders, symbolic links followed before the check."""
+        if not request.folder:
+            return self.folder
+        wanted = Path(request.folder).resolve()
+        if any(wanted.is_relative_to(root.resolve()) for root in self.allowed):
+            return wanted
+        roots = ", ".join(str(root) for root in self.allowed)
+        raise ApplicationError(
+            f"folder {request.folder} is not inside the worker's publication folders ({roots}); "
+            "a worker allows more with AFTERSALES_PUBLISH_DIRS",
+            type=PUBLISH_FOLDER_REFUSED,
+            non_retryable=True,
+        )
 
     def activities(self) -> list[Any]:
         return [self.publish_reports]
@@ -102,7 +133,7 @@ class ReportActivities:
     def publish_reports(self, request: PublishWindow) -> Published:
         window = window_before(request.period, request.scheduled, self.timezone)
         publication = self._publication(window)
-        folder = Path(request.folder) if request.folder else self.folder
+        folder = self._folder_of(request)
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         files = [f"{window.name}.html", f"{window.name}.json"]
         write_atomically(folder / files[0], as_html(publication))

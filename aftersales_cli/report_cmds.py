@@ -12,9 +12,9 @@ from typing import TypeVar
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from activities.report_activities import Published
+from activities.report_activities import PUBLISH_FOLDER_REFUSED, Published
 from aftersales_cli.common import (
     EXIT_FAILED,
     EXIT_INVALID,
@@ -207,7 +207,7 @@ def targets(policies: Path | None = policy_dir_option()) -> None:
 _FOLDER = typer.Option(
     None,
     "--folder",
-    help="Where the worker writes the HTML and JSON (on its machine; default: the project's published/).",
+    help="Where the worker writes the HTML and JSON, on its machine: inside its published/ folder or a folder of its AFTERSALES_PUBLISH_DIRS (default: published/).",
     show_default=False,
 )
 
@@ -320,10 +320,24 @@ def publish(
             f"this period is being published right now (workflow {run_id}); wait for that run, "
             f"or look at it: `temporal workflow describe -w {run_id}`"
         ) from None
-    except WorkflowFailureError:  # cancelled or terminated: the worker's log and the run's history say why
-        err_console.print("aftersales: the publication did not finish; see the worker's log", markup=False)
+    except WorkflowFailureError as exc:
+        refused = _refusal_in(exc)
+        if refused is not None:  # the worker refused the run (its folder): say why
+            err_console.print(f"aftersales: the publication was refused: {refused}", markup=False)
+        else:  # cancelled or terminated: the worker's log and the run's history say why
+            err_console.print("aftersales: the publication did not finish; see the worker's log", markup=False)
         raise typer.Exit(EXIT_FAILED) from None
     print_published(published)
+
+
+def _refusal_in(failure: BaseException) -> str | None:
+    """The worker's reason when a run failed on a refusal of its own (PUBLISH_FOLDER_REFUSED), else None."""
+    cause: BaseException | None = failure
+    while cause is not None:
+        if isinstance(cause, ApplicationError) and cause.type == PUBLISH_FOLDER_REFUSED:
+            return cause.message
+        cause = cause.__cause__ or getattr(cause, "cause", None)
+    return None
 
 
 def print_published(published: Published) -> None:

@@ -100,6 +100,9 @@ class Settings:
     ledger: bool = True
     # AFTERSALES_OUTBOX was set: the outbox stays in that SQLite file instead of the ledger's database.
     outbox_set: bool = False
+    # Folders besides `<home>/published` where a publication run may write its reports
+    # (AFTERSALES_PUBLISH_DIRS, separated by os.pathsep): a run names its folder, the worker decides.
+    publish_dirs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """A wrong setting stops the worker at start, with the variable to fix, not at the first case."""
@@ -240,6 +243,7 @@ class Settings:
             **_data_limits_from_env(get),
             ledger=_flag(get("AFTERSALES_LEDGER"), default("ledger"), "AFTERSALES_LEDGER"),
             outbox_set=get("AFTERSALES_OUTBOX") is not None,
+            publish_dirs=tuple(str(home / d) for d in (get("AFTERSALES_PUBLISH_DIRS") or "").split(os.pathsep) if d),
         )
 
 

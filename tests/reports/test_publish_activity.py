@@ -6,11 +6,13 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.case_activities import OutboxSink, WebhookDeliverySink
 from activities.outbox import Outbox
-from activities.report_activities import EFFECT_TYPE, PublishWindow, ReportActivities
+from activities.report_activities import EFFECT_TYPE, PUBLISH_FOLDER_REFUSED, PublishWindow, ReportActivities
 from activities.webhook import KEY_HEADER, WebhookSink, verify_request
 from tests.activities.test_webhook import LOCAL, SECRET, _Receiver, receiver
 from tests.conftest import POLICIES
@@ -54,3 +56,45 @@ def test_an_empty_ledger_publishes_an_empty_period(tmp_path: Path) -> None:
     assert (str(done.start), str(done.end)) == ("2026-05-01", "2026-06-01")
     assert done.headline == {"on_time": [], "satisfaction": None}
     assert "No cases in this period." in (tmp_path / "published" / "monthly-2026-05-01.html").read_text()
+
+
+def _publish_to(tmp_path: Path, folder: Path, allowed: list[Path]) -> Path:
+    ledger = tmp_path / "ledger"
+    ledger.mkdir(exist_ok=True)
+    url = f"sqlite:///{ledger / 'ledger.sqlite3'}" if (ledger / "ledger.sqlite3").exists() else fill(ledger)
+    acts = ReportActivities(
+        POLICIES,
+        url,
+        OutboxSink(Outbox(tmp_path / "outbox.sqlite3")),
+        timezone=ZONE,
+        folder=tmp_path / "published",
+        allowed=allowed,
+    )
+    window = PublishWindow(period="weekly", scheduled=SCHEDULED, folder=str(folder))
+    return Path(ActivityEnvironment().run(acts.publish_reports, window).folder)
+
+
+def test_a_run_writes_inside_the_workers_publication_folders(tmp_path: Path) -> None:
+    assert _publish_to(tmp_path, tmp_path / "published" / "2026", []) == tmp_path / "published" / "2026"
+    site = tmp_path / "site"
+    assert _publish_to(tmp_path, site / "weekly", [site]) == site / "weekly"
+
+
+@pytest.mark.parametrize("where", ["outside", "up and out", "through a link"])
+def test_a_run_naming_another_folder_is_refused_and_writes_nothing(tmp_path: Path, where: str) -> None:
+    # The folder is what whoever started the run wrote; the worker writes only where it allows.
+    outside = tmp_path / "elsewhere"
+    folder = {
+        "outside": outside,
+        "up and out": tmp_path / "published" / ".." / "elsewhere",
+        "through a link": tmp_path / "published" / "link",
+    }[where]
+    (tmp_path / "published").mkdir()
+    (tmp_path / "published" / "link").symlink_to(outside, target_is_directory=True)
+
+    with pytest.raises(ApplicationError) as refused:
+        _publish_to(tmp_path, folder, [])
+
+    assert refused.value.type == PUBLISH_FOLDER_REFUSED and refused.value.non_retryable
+    assert "is not inside the worker's publication folders" in refused.value.message
+    assert not outside.exists()

@@ -42,11 +42,19 @@ def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @asynccontextmanager
 async def publishing(address: str, folder: Path) -> AsyncIterator[tuple[Client, str, Outbox]]:
-    """A client, and a worker on a fresh task queue publishing the test ledger to `folder`/published."""
+    """A client, and a worker on a fresh task queue publishing the test ledger to `folder`/published
+    (or, when a run names it, `folder`/site)."""
     client = await Client.connect(address, data_converter=DATA_CONVERTER)
     queue = f"publish-{uuid.uuid4().hex[:8]}"
     outbox = Outbox(folder / "outbox.sqlite3")
-    acts = ReportActivities(POLICIES, fill(folder), OutboxSink(outbox), timezone=ZONE, folder=folder / "published")
+    acts = ReportActivities(
+        POLICIES,
+        fill(folder),
+        OutboxSink(outbox),
+        timezone=ZONE,
+        folder=folder / "published",
+        allowed=[folder / "site"],
+    )
     async with Worker(
         client,
         task_queue=queue,
@@ -172,6 +180,18 @@ async def test_a_period_is_published_by_hand(address: str, tmp_path: Path) -> No
     assert again.returncode == 0 and "published before" in again.stdout
     assert sorted(p.name for p in site.iterdir()) == [f"weekly-{WEEK_START}.html", f"weekly-{WEEK_START}.json"]
     assert outbox.count(EFFECT_TYPE) == 1
+
+
+async def test_a_folder_the_worker_does_not_allow_is_refused_with_the_reason(address: str, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    async with publishing(address, tmp_path) as (_client, queue, outbox):
+        args = ("report", "publish", "--period", "weekly", "--for", "2026-06-17", "--folder", str(elsewhere))
+        done = await asyncio.to_thread(aftersales, *args, env=_env(address, tmp_path, queue))
+    assert done.returncode == 1, done.stderr
+    assert (
+        f"the publication was refused: folder {elsewhere} is not inside the worker's publication folders" in done.stderr
+    )
+    assert not elsewhere.exists() and outbox.count(EFFECT_TYPE) == 0
 
 
 async def test_publish_without_a_worker_says_so_and_leaves_the_run_queued(address: str, tmp_path: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from service import Settings
@@ -102,3 +105,9 @@ def test_data_caps_come_from_the_environment_and_are_checked() -> None:
     ):
         with pytest.raises(ValueError, match=message):
             Settings.from_env({variable: value}, cwd=ROOT)
+
+
+def test_publication_folders_a_worker_allows_besides_its_own(tmp_path: Path) -> None:
+    env = {"AFTERSALES_HOME": str(tmp_path), "AFTERSALES_PUBLISH_DIRS": f"site{os.pathsep}/srv/reports{os.pathsep}"}
+    assert Settings.from_env(env).publish_dirs == (str(tmp_path / "site"), "/srv/reports")
+    assert Settings.from_env({"AFTERSALES_HOME": str(tmp_path)}).publish_dirs == ()
