@@ -11,15 +11,13 @@ release's code). Since, the close wakes the loop and the run returns
 from __future__ import annotations
 
 import asyncio
-import shutil
 import tempfile
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
 from policy_engine.testing import Scenario, parse_scenario_text
-from tests.conftest import POLICIES
-from tests.e2e.harness import SCENARIO_DATES, Deferred, LiveRun, run_live, running_worker
+from tests.e2e.harness import SCENARIO_DATES, Deferred, LiveRun, policy_folder_of, run_live, running_worker
 
 POLICY = """
 policies:
@@ -52,10 +50,7 @@ def scenario() -> Scenario:
 
 
 def policy_folder(folder: Path) -> Path:
-    (folder / "calendars").mkdir(parents=True)
-    shutil.copy(POLICIES / "calendars" / "cn-mainland.yaml", folder / "calendars")
-    (folder / "ticket-close.yaml").write_text(POLICY, encoding="utf-8")
-    return folder
+    return policy_folder_of(folder, "ticket-close.yaml", POLICY)
 
 
 async def run_closed_case(env: WorkflowEnvironment, task_queue: str, patience: float) -> tuple[LiveRun, bool]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -30,6 +31,7 @@ from activities.start_checks import Backdating
 from aftersales_cli.devserver import free_port, start_dev_server, stop, test_server_binary, wait_until_ready
 from policy_engine.testing import Scenario
 from service.identity.admission import CallerGate
+from tests.conftest import POLICIES
 from tests.principal import DATA_CONVERTER, GATE, sign_event, sign_open
 from worker import workflow_runner
 from workflows.case_workflow import AfterSalesCase
@@ -145,6 +147,15 @@ async def running_worker(
         workflow_runner=workflow_runner(),
     ):
         yield outbox
+
+
+def policy_folder_of(folder: Path, file_name: str, policy: str) -> Path:
+    """A policy folder holding one policy of a test's own (`policy`, as `file_name`) and the
+    cn-mainland calendar it counts in."""
+    (folder / "calendars").mkdir(parents=True)
+    shutil.copy(POLICIES / "calendars" / "cn-mainland.yaml", folder / "calendars")
+    (folder / file_name).write_text(policy, encoding="utf-8")
+    return folder
 
 
 @dataclass

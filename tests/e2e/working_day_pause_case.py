@@ -14,15 +14,13 @@ finished Wed 11 Nov 12:00.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
 from policy_engine.testing import Scenario, parse_scenario_text
-from tests.conftest import POLICIES
-from tests.e2e.harness import SCENARIO_DATES, Deferred, run_live, running_worker
+from tests.e2e.harness import SCENARIO_DATES, Deferred, policy_folder_of, run_live, running_worker
 
 POLICY = """
 policies:
@@ -73,11 +71,7 @@ def scenario() -> Scenario:
 
 
 def policy_folder(folder: Path) -> Path:
-    """A policy folder holding `ticket-review` and the calendar it counts in."""
-    (folder / "calendars").mkdir(parents=True)
-    shutil.copy(POLICIES / "calendars" / "cn-mainland.yaml", folder / "calendars")
-    (folder / "ticket-review.yaml").write_text(POLICY, encoding="utf-8")
-    return folder
+    return policy_folder_of(folder, "ticket-review.yaml", POLICY)
 
 
 async def record_held_case(env: WorkflowEnvironment, target: Path, task_queue: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -64,20 +66,25 @@ def _worker(client: Client, tmp_path: Path, url: str, task_queue: str) -> Worker
     )
 
 
-async def test_a_scheduled_time_opens_its_reviews_once(tmp_path: Path) -> None:
+@asynccontextmanager
+async def _watching(tmp_path: Path) -> AsyncIterator[tuple[Client, dt.datetime, str]]:
+    """A dev server, the test ledger (M-bad crosses a rule) and a worker: the client, the scheduled
+    time the watch runs for, and the id of M-bad's review for that time."""
     with in_memory_dev_server(tmp_path) as address:
         client = await Client.connect(address, data_converter=DATA_CONVERTER)
         await register_search_attributes(client)
         as_of = dt.datetime.now(dt.UTC).replace(microsecond=0)
         url = _ledger(tmp_path, as_of)
-        review = review_case_id("M-bad", as_of)
         async with _worker(client, tmp_path, url, "risk-tests"):
-            first = await _watch(client, "risk-tests", as_of)
-            again = await _watch(client, "risk-tests", as_of)  # a repeated run for the same scheduled time
-            later = await _watch(client, "risk-tests", as_of + dt.timedelta(days=1))  # the next day's run
-            status = await client.get_workflow_handle(workflow_id_for(review)).query(
-                QUERY_STATUS, result_type=CaseStatus
-            )
+            yield client, as_of, review_case_id("M-bad", as_of)
+
+
+async def test_a_scheduled_time_opens_its_reviews_once(tmp_path: Path) -> None:
+    async with _watching(tmp_path) as (client, as_of, review):
+        first = await _watch(client, "risk-tests", as_of)
+        again = await _watch(client, "risk-tests", as_of)  # a repeated run for the same scheduled time
+        later = await _watch(client, "risk-tests", as_of + dt.timedelta(days=1))  # the next day's run
+        status = await client.get_workflow_handle(workflow_id_for(review)).query(QUERY_STATUS, result_type=CaseStatus)
     assert (first.window_end, first.window_start) == (as_of, as_of - dt.timedelta(days=30))
     assert first.merchants == 2
     assert first.outcomes == {review: "opened"}
@@ -97,19 +104,11 @@ def _squatter_opening(as_of: dt.datetime, kind: str) -> tuple[str, dict[str, obj
 
 @pytest.mark.parametrize("kind", ["a return", "another merchant's review"])
 async def test_a_review_id_someone_else_holds_is_not_taken_for_the_review(tmp_path: Path, kind: str) -> None:
-    with in_memory_dev_server(tmp_path) as address:
-        client = await Client.connect(address, data_converter=DATA_CONVERTER)
-        await register_search_attributes(client)
-        as_of = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        url = _ledger(tmp_path, as_of)
-        review = review_case_id("M-bad", as_of)
-        async with _worker(client, tmp_path, url, "risk-tests"):
-            case_type, data = _squatter_opening(as_of, kind)
-            await signed_client(client, "risk-tests").open(case_type, review, data)
-            watched = await _watch(client, "risk-tests", as_of)
-            status = await client.get_workflow_handle(workflow_id_for(review)).query(
-                QUERY_STATUS, result_type=CaseStatus
-            )
+    async with _watching(tmp_path) as (client, as_of, review):
+        case_type, data = _squatter_opening(as_of, kind)
+        await signed_client(client, "risk-tests").open(case_type, review, data)
+        watched = await _watch(client, "risk-tests", as_of)
+        status = await client.get_workflow_handle(workflow_id_for(review)).query(QUERY_STATUS, result_type=CaseStatus)
     assert watched.outcomes == {review: "taken"}
     assert status.case_type == case_type  # the squatter's case, left as it was
 

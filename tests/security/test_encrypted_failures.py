@@ -12,11 +12,9 @@ import datetime as dt
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from temporalio import activity, workflow
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import RetryPolicy
@@ -24,12 +22,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.outbox import Outbox
 from starter import CaseRefused
 from tests.cli import ROOT
-from tests.conftest import POLICIES
-from tests.e2e.harness import Deferred, in_memory_dev_server, running_worker
-from tests.principal import DATA_CONVERTER, process_env, signed_client
+from tests.principal import process_env, signed_client
 from tests.security.test_encrypted_history import ADDRESS, AFTERSALES, PHONE, _run, complaint
+from tests.worker_fixtures import dev_server_worker
 from workflows.contract import workflow_id_for
 
 ENCODED = "Encoded failure"  # what the SDK leaves in a failure's message field
@@ -53,24 +51,9 @@ class Payout:
         )
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with in_memory_dev_server(tmp_path_factory.mktemp("encrypted-failures")) as address:
-        yield address
-
-
-@pytest.fixture(scope="module")
-def task_queue() -> str:
-    return f"failures-{uuid.uuid4().hex[:8]}"
-
-
-@pytest_asyncio.fixture(scope="module")
-async def client(server: str, task_queue: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
-    """A client and the case worker with the project's converter (payloads and failures encrypted)."""
-    connected = await Client.connect(server, data_converter=DATA_CONVERTER)
-    outbox = tmp_path_factory.mktemp("failures-outbox") / "outbox.sqlite3"
-    async with running_worker(connected, POLICIES, outbox, task_queue, Deferred()):
-        yield connected
+# A dev server, a client with the project's converter (payloads and failures encrypted), and the case
+# worker (started by `outbox`) on a task queue of its own.
+server, client, task_queue, outbox = dev_server_worker("failures")
 
 
 async def _raw_events(server: str, workflow_id: str) -> tuple[bytes, list[str]]:
@@ -120,7 +103,7 @@ async def test_a_failed_activitys_message_is_ciphertext_in_the_history_and_read_
 
 
 async def test_a_refused_opening_is_ciphertext_and_the_commands_read_its_reason(
-    server: str, client: Client, task_queue: str, tmp_path: Path
+    server: str, client: Client, task_queue: str, outbox: Outbox, tmp_path: Path
 ) -> None:
     case_id = f"FAIL-{uuid.uuid4().hex[:6]}"
     data = complaint(case_id) | {"category": "lost"}  # not a category: the policy refuses the opening
